@@ -1,0 +1,3 @@
+//! Architecture-specific entry code.
+
+pub mod aarch64;
