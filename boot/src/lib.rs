@@ -12,5 +12,5 @@ pub mod header;
 pub mod layout;
 pub mod status;
 
-#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+#[cfg(all(feature = "entry", target_arch = "aarch64", target_os = "none"))]
 pub mod arch;

@@ -10,9 +10,9 @@
 
 use crate::arch::aarch64::cpu::IrqGuard;
 use crate::drivers::uart::Uart;
+use crate::sync::Mutex;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
-use spin::Mutex;
 
 static CONSOLE: Mutex<Option<Uart>> = Mutex::new(None);
 static READY: AtomicBool = AtomicBool::new(false);
@@ -122,12 +122,6 @@ pub fn emergency_print(args: fmt::Arguments<'_>) {
     if let Some(uart) = CONSOLE.lock().as_mut() {
         let _ = uart.write_fmt(args);
     }
-}
-
-/// A byte typed on the console, if any.
-pub fn read_byte() -> Option<u8> {
-    let _irqs = IrqGuard::new();
-    CONSOLE.lock().as_mut().and_then(Uart::read_byte)
 }
 
 /// Prints to the console.

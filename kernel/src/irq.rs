@@ -38,6 +38,7 @@ pub fn scheduling() -> bool {
 
 /// Enables the interrupts this CPU handles itself: the wake-up SGI and its timer.
 pub fn enable_cpu_local(cpu: usize) -> Result<(), gic::GicError> {
+    timer::init_cpu();
     gic::enable(SGI_WAKE, cpu, true)?;
     gic::enable(timer_intid(), cpu, false)
 }
@@ -58,7 +59,7 @@ fn dispatch(intid: u32, cpu: usize, mut kernel: Option<&mut Kernel>) {
             k.on_timer(cpu);
         }
     } else if !kernel.is_some_and(|k| k.device_interrupt(intid)) {
-        log::warn!("interrupt {intid} has no handler; masking it");
+        log::warn!("interrupt {intid} has no handler; masking it (cpu {cpu})");
         gic::mask(intid);
     }
 }

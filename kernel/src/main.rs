@@ -27,6 +27,7 @@ mod roottask;
 mod sched;
 mod smp;
 mod startup;
+mod sync;
 mod syscall;
 mod time;
 mod uaccess;

@@ -220,6 +220,7 @@ impl Kernel {
     /// Expires due timeouts of `cpu` and ends the current slice if it is over.
     pub fn on_timer(&mut self, cpu: usize) {
         let now = timer::now();
+
         loop {
             let Some(c) = self.sched.cpus.get(cpu) else {
                 return;
@@ -247,7 +248,7 @@ impl Kernel {
         let Some(c) = self.sched.cpus.get_mut(cpu) else {
             return;
         };
-        if c.current.is_some() && now >= c.slice_end && !c.runq.is_empty() {
+        if c.current.is_some() && now >= c.slice_end {
             c.resched = true;
         }
     }
@@ -266,7 +267,7 @@ impl Kernel {
         let preempt = match (current, c.runq.highest()) {
             (Some(t), Some(best)) => {
                 let p = self.threads.get(t).map_or(0, |t| t.priority);
-                best > p || (c.resched && best == p && timer::now() >= c.slice_end)
+                best > p || (best == p && timer::now() >= c.slice_end)
             }
             (None, _) => true,
             (Some(_), None) => false,
@@ -286,8 +287,11 @@ impl Kernel {
         if let Some(c) = self.sched.cpus.get_mut(cpu) {
             c.resched = false;
             c.current = next;
-            if next != previous {
-                c.slice_end = timer::now().saturating_add(time::ns_to_ticks(TIME_SLICE_NS));
+            let now = timer::now();
+            // A thread that keeps the CPU (alone, or above everything waiting) starts a new slice
+            // when its last one is over, so the tick never falls into the past.
+            if next != previous || now >= c.slice_end {
+                c.slice_end = now.saturating_add(time::ns_to_ticks(TIME_SLICE_NS));
             }
         }
         if let Some(prev) = previous.filter(|p| Some(*p) != next) {
@@ -375,7 +379,12 @@ impl Kernel {
             .front()
             .and_then(|t| self.threads.get(t))
             .and_then(|t| t.deadline);
-        let slice = (c.current.is_some() && !c.runq.is_empty()).then_some(c.slice_end);
+        // A running thread always has its slice's end armed, even alone: a CPU never runs longer
+        // than a slice without a tick. That bounds how long an equal that becomes ready from
+        // another CPU waits without an IPI, and under QEMU's single-threaded `-icount` mode it
+        // is what lets the other CPUs run at all while this one is busy.
+        let slice = c.current.is_some().then_some(c.slice_end);
+
         match (timeout, slice) {
             (None, None) => timer::disarm(),
             (a, b) => timer::arm_at(a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX))),

@@ -80,8 +80,11 @@ pub fn primary(entry: EntryState) -> ! {
     space.install();
     mmu::apply_final_config();
 
+    let Some(kind) = crate::drivers::uart_kind(&console_kind) else {
+        fatal::stop(ExitStatus::NoConsole)
+    };
     // SAFETY: the console's registers were mapped above for the kernel's exclusive use.
-    let Some(uart) = (unsafe { Uart::new(&console_kind, console_va as usize) }) else {
+    let Some(uart) = (unsafe { Uart::new(&kind, console_va as usize) }) else {
         fatal::stop(ExitStatus::NoConsole)
     };
     console::install(uart);
@@ -220,6 +223,7 @@ fn start_userland(dtb: Range) -> ! {
 /// Powers off: under QEMU the run ends with `status` (raised to "tests failed" if a kernel test
 /// failed); on hardware through PSCI, or a halt.
 pub fn shutdown(status: u64) -> ! {
+    #[cfg_attr(not(feature = "ktest"), allow(unused_mut))]
     let mut code = u8::try_from(status).unwrap_or(ExitStatus::TestsFailed as u8);
     #[cfg(feature = "ktest")]
     if crate::ktest::kernel_suite_failed() && code == 0 {

@@ -42,7 +42,14 @@ pub fn handle(kernel: &mut Kernel, thread: Id, syndrome: Syndrome, far: u64) {
         return;
     };
     let (pc, sp, process) = (t.context.elr, t.context.sp, t.process);
+    // FAR holds the faulting address only for aborts that set it.
+    let far = if syndrome.abort().is_some_and(|a| a.far_valid) {
+        far
+    } else {
+        0
+    };
     let kind = classify(syndrome, far, sp);
+
     let Some(p) = kernel.processes.get(process) else {
         return;
     };
@@ -52,12 +59,14 @@ pub fn handle(kernel: &mut Kernel, thread: Id, syndrome: Syndrome, far: u64) {
         process.index(),
         kind.describe()
     );
-    if p.supervisor.is_none() {
+    if p.parent.is_none() {
+        // Without the root task nothing supervises anything: the system cannot go on.
         crate::fatal!(
             ExitStatus::UnhandledException,
             "the root task faulted: {} at {far:#x}, pc {pc:#x} ({syndrome})",
             kind.describe()
         );
     }
+    // Stopped either way; without a supervisor its creator finds out through ProcessStatus.
     kernel.fault_process(process, kind, far, pc, syndrome.0);
 }

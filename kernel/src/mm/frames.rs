@@ -2,8 +2,8 @@
 
 use crate::arch::aarch64::cpu::IrqGuard;
 use crate::mm::{PAGE_SIZE, phys_to_virt};
+use crate::sync::Mutex;
 use nimbus_kcore::frames::FrameAllocator;
-use spin::Mutex;
 
 static FRAMES: Mutex<Option<FrameAllocator<'static>>> = Mutex::new(None);
 

@@ -6,10 +6,10 @@
 
 use crate::arch::aarch64::cpu::IrqGuard;
 use crate::mm::{PAGE_SIZE, vmap};
+use crate::sync::Mutex;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{NonNull, null_mut};
 use linked_list_allocator::Heap;
-use spin::Mutex;
 
 /// Bytes mapped when the heap starts.
 const INITIAL_SIZE: u64 = 256 * 1024;

@@ -7,13 +7,13 @@
 //! pages from the frame allocator through the linear map.
 
 use crate::mm::frames;
+use crate::sync::Mutex;
 use aarch64_paging::Mapping;
 use aarch64_paging::descriptor::{El1Attributes, PhysicalAddress};
 use aarch64_paging::paging::{Constraints, El1And0, MemoryRegion, PageTable, Translation, VaRange};
 use core::ptr::NonNull;
 use nimbus_boot::layout::{DEVICE_MAP_BASE, KIMAGE_BASE, LINEAR_MAP_BASE, PAGE_SIZE};
 use nimbus_kcore::ranges::Range;
-use spin::Mutex;
 
 /// Normal memory, read-write, never executable.
 pub const NORMAL_RW: El1Attributes = El1Attributes::VALID

@@ -17,6 +17,7 @@ pub mod process;
 pub mod thread;
 
 use crate::sched::Scheduler;
+use crate::sync::Mutex;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use endpoint::Endpoint;
@@ -26,7 +27,6 @@ use nimbus_abi::ObjectType;
 use nimbus_kcore::slab::{Id, Slab};
 use notification::Notification;
 use process::Process;
-use spin::mutex::TicketMutex;
 use thread::Thread;
 
 /// What a handle (or another object) refers to.
@@ -96,10 +96,10 @@ pub struct Kernel {
     next_tag: u64,
 }
 
-static KERNEL: TicketMutex<Option<Kernel>> = TicketMutex::new(None);
+static KERNEL: Mutex<Option<Kernel>> = Mutex::new(None);
 
 /// Holds the big kernel lock.
-pub struct KernelGuard(spin::mutex::TicketMutexGuard<'static, Option<Kernel>>);
+pub struct KernelGuard(crate::sync::MutexGuard<'static, Option<Kernel>>);
 
 impl core::ops::Deref for KernelGuard {
     type Target = Kernel;
@@ -206,8 +206,19 @@ impl Kernel {
             let Some(refs) = refs else { continue };
             *refs = refs.saturating_sub(1);
             if *refs > 0 {
+                // What is left may be only the process's handles to itself.
+                match object {
+                    ObjectRef::Process(id) => self.end_if_unreachable(id),
+                    ObjectRef::Thread(id) => {
+                        if let Some(process) = self.threads.get(id).map(|t| t.process) {
+                            self.end_if_unreachable(process);
+                        }
+                    }
+                    _ => {}
+                }
                 continue;
             }
+
             // The last reference is gone. Objects it held are released in turn; the fixed-size
             // worklist keeps this from recursing, and anything that does not fit is released
             // directly (the chains are short: an interrupt holds one notification).

@@ -437,9 +437,42 @@ impl Kernel {
     }
 
     /// The last handle to a process was closed. A running process keeps running (it is its own
-    /// reason to exist); an exited one is freed.
+    /// reason to exist) unless it never can run; an exited one is freed.
     pub(super) fn process_unreferenced(&mut self, process: Id) {
+        self.end_if_unreachable(process);
         self.reap_process(process);
+    }
+
+    /// Ends a process that can never run: none of its threads was ever started, and no handle
+    /// outside its own table names it or any of its threads, so nobody can start one. Without
+    /// this a parent that drops a half-built child would leak everything charged to the child.
+    pub(super) fn end_if_unreachable(&mut self, process: Id) {
+        let Some(p) = self.processes.get(process) else {
+            return;
+        };
+        if p.state != ProcState::Running {
+            return;
+        }
+        let held_by_itself = |object: ObjectRef| {
+            p.handles
+                .iter()
+                .filter(|(_, entry)| entry.object == object)
+                .count() as u64
+        };
+        if u64::from(p.refs) > held_by_itself(ObjectRef::Process(process)) {
+            return;
+        }
+        for &thread in &p.threads {
+            let Some(t) = self.threads.get(thread) else {
+                continue;
+            };
+            if t.state != super::thread::ThreadState::Created
+                || u64::from(t.refs) > held_by_itself(ObjectRef::Thread(thread))
+            {
+                return;
+            }
+        }
+        self.terminate_process(process, 0, ExitKind::Killed, true);
     }
 
     /// Maps `[va, va + len)` of `process` onto `target` from `offset`.

@@ -259,6 +259,9 @@ impl Kernel {
 
     /// The last handle to a thread was closed.
     pub(super) fn thread_unreferenced(&mut self, thread: Id) {
+        if let Some(process) = self.threads.get(thread).map(|t| t.process) {
+            self.end_if_unreachable(process);
+        }
         self.reap_thread(thread);
     }
 

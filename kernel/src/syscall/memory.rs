@@ -21,8 +21,9 @@ pub fn create(ctx: &mut Context<'_>) -> Result<Outcome, Error> {
     if size == 0 || size > MAX_MEMORY_OBJECT || flags & !MEM_DMA != 0 {
         return Err(Error::InvalidArgument);
     }
+    let charged = ctx.process_or_self(ctx.args[2], Rights::MANAGE)?;
     let dma = flags & MEM_DMA != 0;
-    let id = ctx.k.create_memory(ctx.process, size.div_ceil(4096), dma)?;
+    let id = ctx.k.create_memory(charged, size.div_ceil(4096), dma)?;
     let rights = if dma {
         MEMORY_RIGHTS | Rights::DMA
     } else {

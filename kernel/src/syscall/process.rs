@@ -30,7 +30,27 @@ pub fn yield_now(ctx: &mut Context<'_>) -> Result<Outcome, Error> {
 
 pub fn thread_exit(ctx: &mut Context<'_>) -> Result<Outcome, Error> {
     let code = ctx.args[0];
+    // An optional notification to signal once the thread is gone: how a joiner knows it has
+    // really ended, not just finished its work.
+    let signal_on_exit = match ctx.args[1] {
+        0 => None,
+        handle => {
+            let entry = ctx.entry_with(handle, Rights::SIGNAL)?;
+            let ObjectRef::Notification(id) = entry.object else {
+                return Err(Error::WrongType);
+            };
+            let bits = ctx.args[2] | entry.badge;
+            if bits == 0 {
+                return Err(Error::InvalidArgument);
+            }
+            Some((id, bits))
+        }
+    };
     ctx.k.kill_thread(ctx.thread);
+    if let Some((notification, bits)) = signal_on_exit {
+        ctx.k.signal(notification, bits);
+    }
+
     let last = ctx
         .k
         .processes

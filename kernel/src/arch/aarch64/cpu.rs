@@ -56,15 +56,22 @@ impl Drop for IrqGuard {
     }
 }
 
-/// Waits for an interrupt with IRQs unmasked, then masks them again. Any interrupt handled
-/// meanwhile has run its handler by the time this returns.
+/// Waits until an interrupt is pending, then lets it (and any other pending one) run its
+/// handler, and returns with IRQs masked again.
+///
+/// Call it with IRQs masked, after checking there is nothing to do: WFI wakes on a pending
+/// interrupt even while IRQs are masked, so an interrupt that arrives after the check is not
+/// lost. (Unmasking before WFI would let it be handled just before WFI, which would then sleep
+/// with the work it created left undone.)
 pub fn wait_for_interrupt() {
-    // SAFETY: unmasking IRQs around WFI only lets the installed handlers run; the clobber tells
-    // the compiler that caller-saved registers do not survive (handlers preserve the rest).
+    // SAFETY: WFI with IRQs masked only waits; the short unmasked window lets the installed
+    // handlers run; the clobber tells the compiler that caller-saved registers do not survive
+    // (handlers preserve the rest).
     unsafe {
         core::arch::asm!(
-            "msr daifclr, #2",
             "wfi",
+            "msr daifclr, #2",
+            "isb",
             "msr daifset, #2",
             clobber_abi("C"),
             options(nostack)
@@ -113,4 +120,19 @@ pub fn run_on_stack<T>(top: u64, f: extern "C" fn(&T) -> !, arg: &T) -> ! {
     // SAFETY: `top` is the top of a mapped, otherwise unused stack; `arg` stays valid because
     // the stack it lives on is abandoned, never reused, and `f` never returns.
     unsafe { run_on_stack_asm(top, f as usize, arg as *const T as usize) }
+}
+
+/// How the kernel's spin locks wait: the YIELD hint between attempts.
+///
+/// On hardware YIELD costs next to nothing. Under QEMU's single-threaded TCG (what `-icount`
+/// forces) it hands the host thread to the next virtual CPU; without it a CPU spinning on a lock
+/// held by a descheduled CPU would spin until the next timer deadline, or forever if there is none.
+pub struct YieldRelax;
+
+impl spin::RelaxStrategy for YieldRelax {
+    #[inline(always)]
+    fn relax() {
+        // SAFETY: YIELD is a hint with no architectural effect.
+        unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
+    }
 }

@@ -5,8 +5,8 @@
 //! system registers, and on GICv2 they are banked CPU-interface registers (plus one write-only
 //! distributor register for SGIs), which every CPU may access concurrently.
 
-use crate::drivers::mmio::Mmio;
 use crate::mm::kspace;
+use crate::sync::Mutex;
 use arm_gic::gicv2::GicV2;
 use arm_gic::gicv2::registers::{Gicc, Gicd as GicdV2};
 use arm_gic::gicv3::registers::{Gicd as GicdV3, GicrSgi};
@@ -16,7 +16,8 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU8, Ordering};
 use nimbus_board::InterruptController;
 use nimbus_kcore::ranges::Range;
-use spin::{Mutex, Once};
+use nimbus_uart::mmio::Mmio;
+use spin::Once;
 
 /// Default priority of every interrupt the kernel enables (lower is more urgent).
 const DEFAULT_PRIORITY: u8 = 0x80;
@@ -141,7 +142,8 @@ pub fn init_secondary(cpu: usize) {
     init_cpu_interface(cpu);
 }
 
-/// Enables interrupt `intid`: a private one (SGI/PPI) on CPU `cpu`, or a shared one (SPI).
+/// Enables interrupt `intid`: a private one (SGI/PPI) on CPU `cpu`, or a shared one (SPI)
+/// delivered to CPU `cpu`.
 pub fn enable(intid: u32, cpu: usize, trigger_edge: bool) -> Result<(), GicError> {
     let id = IntId::try_from(intid).map_err(|_| GicError::Unsupported)?;
     let trigger = if trigger_edge {
@@ -155,21 +157,36 @@ pub fn enable(intid: u32, cpu: usize, trigger_edge: bool) -> Result<(), GicError
             gic.set_interrupt_priority(id, DEFAULT_PRIORITY);
             if !id.is_private() {
                 gic.set_trigger(id, trigger);
+                // SPI targets reset to no CPU at all. arm-gic has no call for them; byte access
+                // to GICD_ITARGETSRn is architecturally allowed.
+                if let Some(FastPath::V2 { dist, .. }) = FAST.get() {
+                    let target = V2_CPU_TARGET
+                        .get(cpu)
+                        .map_or(1, |t| t.load(Ordering::Relaxed));
+                    dist.write8(GICD_ITARGETSR0 + intid as usize, target);
+                }
             }
             gic.enable_interrupt(id, true)
                 .map_err(|_| GicError::Unsupported)
         }
         Some(Driver::V3(gic)) => {
-            let cpu = id.is_private().then_some(cpu);
-            gic.set_interrupt_priority(id, cpu, DEFAULT_PRIORITY)
+            let private_cpu = id.is_private().then_some(cpu);
+            gic.set_interrupt_priority(id, private_cpu, DEFAULT_PRIORITY)
                 .map_err(|_| GicError::Unsupported)?;
             if !id.is_sgi() {
-                gic.set_trigger(id, cpu, trigger)
+                gic.set_trigger(id, private_cpu, trigger)
                     .map_err(|_| GicError::Unsupported)?;
             }
-            gic.enable_interrupt(id, cpu, true)
+            if !id.is_private() {
+                let mpidr = crate::smp::cpu(cpu).map(|c| c.mpidr());
+                gic.distributor()
+                    .set_routing(id, mpidr)
+                    .map_err(|_| GicError::Unsupported)?;
+            }
+            gic.enable_interrupt(id, private_cpu, true)
                 .map_err(|_| GicError::Unsupported)
         }
+
         None => Err(GicError::Unsupported),
     }
 }

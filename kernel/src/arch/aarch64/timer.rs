@@ -1,6 +1,8 @@
 //! The Arm generic timer: the EL1 virtual timer, whose interrupt is a per-CPU PPI.
 
-use aarch64_cpu::registers::{CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTVCT_EL0, Readable, Writeable};
+use aarch64_cpu::registers::{
+    CNTKCTL_EL1, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTVCT_EL0, ReadWriteable, Readable, Writeable,
+};
 
 /// The virtual counter.
 pub fn now() -> u64 {
@@ -27,4 +29,16 @@ pub fn disarm() {
 /// Whether this CPU's timer condition is met.
 pub fn pending() -> bool {
     CNTV_CTL_EL0.is_set(CNTV_CTL_EL0::ISTATUS)
+}
+
+/// Sets up this CPU's timer: disarmed, and the virtual counter readable from EL0 (user code can
+/// time itself without a system call; the timers themselves stay the kernel's).
+pub fn init_cpu() {
+    disarm();
+    CNTKCTL_EL1.modify(
+        CNTKCTL_EL1::EL0VCTEN::SET
+            + CNTKCTL_EL1::EL0PCTEN::CLEAR
+            + CNTKCTL_EL1::EL0VTEN::CLEAR
+            + CNTKCTL_EL1::EL0PTEN::CLEAR,
+    );
 }

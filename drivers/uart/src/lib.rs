@@ -1,13 +1,32 @@
 //! Console UARTs: the kinds device trees name as `stdout-path` on our boards.
 //!
 //! The boot loader has already set the line up (baud rate, framing), so these drivers only move
-//! bytes; they never reprogram the clock.
+//! bytes; they never reprogram the clock. The kernel uses them for its early console, and the
+//! console server, which takes the UART over once userland runs, uses the same code through its
+//! own mapping of the registers.
+
+#![no_std]
 
 mod bcm2835_aux;
+pub mod mmio;
 mod ns16550;
 mod pl011;
 
-use nimbus_board::UartKind;
+/// Which register layout a UART has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UartKind {
+    /// Arm PL011.
+    Pl011,
+    /// 16550-compatible with registers `1 << reg_shift` apart, accessed `reg_io_width` bytes wide.
+    Ns16550 {
+        /// log2 of the register stride.
+        reg_shift: u8,
+        /// Access width (1 or 4).
+        reg_io_width: u8,
+    },
+    /// BCM2835 auxiliary mini-UART.
+    Bcm2835Aux,
+}
 
 /// A UART the kernel can drive.
 pub enum Uart {
@@ -36,7 +55,6 @@ impl Uart {
                     reg_io_width,
                 } => ns16550::Ns16550::new(base, reg_shift, reg_io_width).map(Self::Ns16550),
                 UartKind::Bcm2835Aux => Some(Self::Bcm2835Aux(bcm2835_aux::Bcm2835Aux::new(base))),
-                _ => None,
             }
         }
     }
@@ -47,6 +65,15 @@ impl Uart {
             Self::Pl011(u) => u.write_byte(byte),
             Self::Ns16550(u) => u.write_byte(byte),
             Self::Bcm2835Aux(u) => u.write_byte(byte),
+        }
+    }
+
+    /// Turns the receive interrupt on (the line stays asserted while received bytes wait).
+    pub fn enable_rx_interrupt(&mut self) {
+        match self {
+            Self::Pl011(u) => u.enable_rx_interrupt(),
+            Self::Ns16550(u) => u.enable_rx_interrupt(),
+            Self::Bcm2835Aux(u) => u.enable_rx_interrupt(),
         }
     }
 

@@ -1,10 +1,12 @@
 //! 16550-compatible UARTs, including the Synopsys DesignWare APB UART of Allwinner SoCs, whose
 //! registers sit `1 << reg-shift` bytes apart and may need 32-bit access (`reg-io-width`).
 
-use crate::drivers::mmio::Mmio;
+use crate::mmio::Mmio;
 
 const RBR_THR: usize = 0;
+const IER: usize = 1;
 const LSR: usize = 5;
+const IER_RX_AVAILABLE: u8 = 1 << 0;
 const LSR_DATA_READY: u8 = 1 << 0;
 const LSR_THR_EMPTY: u8 = 1 << 5;
 
@@ -54,6 +56,10 @@ impl Ns16550 {
             core::hint::spin_loop();
         }
         self.write(RBR_THR, byte);
+    }
+
+    pub fn enable_rx_interrupt(&mut self) {
+        self.write(IER, IER_RX_AVAILABLE);
     }
 
     pub fn read_byte(&mut self) -> Option<u8> {

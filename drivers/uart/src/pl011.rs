@@ -1,6 +1,6 @@
 //! Arm PL011, through the `arm-pl011-uart` crate.
 
-use arm_pl011_uart::{PL011Registers, UniqueMmioPointer};
+use arm_pl011_uart::{Interrupts, PL011Registers, UniqueMmioPointer};
 use core::ptr::NonNull;
 
 pub struct Pl011 {
@@ -29,5 +29,11 @@ impl Pl011 {
 
     pub fn read_byte(&mut self) -> Option<u8> {
         self.uart.read_word().ok().flatten()
+    }
+
+    pub fn enable_rx_interrupt(&mut self) {
+        // Receive and receive-timeout: a single typed character raises the line too.
+        self.uart
+            .set_interrupt_masks(Interrupts::RXI | Interrupts::RTI);
     }
 }
