@@ -17,6 +17,8 @@ pub const START_VERSION: u32 = 1;
 pub const MAX_START_HANDLES: usize = 48;
 /// Longest handle or program name (bytes).
 pub const NAME_LEN: usize = 32;
+/// `kind` of an entry that carries a plain value (an offset, a device type), not a handle.
+pub const KIND_VALUE: u32 = 0;
 
 /// One named handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]

@@ -38,8 +38,11 @@ syscalls! {
     Nop = 0,
     /// () -> (). Gives up the rest of the time slice.
     Yield = 1,
-    /// (code) -> never. Ends the calling thread; the last thread's exit ends the process.
+    /// (code, notification, bits) -> never. Ends the calling thread; the last thread's exit ends
+    /// the process. A notification handle (0 for none) is signalled with `bits` once the thread
+    /// is gone; a bad one is an error and the thread does not end.
     ThreadExit = 2,
+
     /// (code) -> never. Ends the calling process.
     ProcessExit = 3,
     /// (ns) -> (). Sleeps at least `ns` nanoseconds.
@@ -82,9 +85,10 @@ syscalls! {
     /// (h, timeout) -> (bits). Waits for any bit and clears them all. Needs WAIT.
     Wait = 19,
 
-    /// (size, flags) -> (h). A memory object of `size` bytes (rounded up to pages), zeroed.
-    /// Flags: [`crate::object::MEM_DMA`] for physically contiguous memory whose address can be
-    /// read by holders of the DMA right.
+    /// (size, flags, h_process) -> (h). A memory object of `size` bytes (rounded up to pages),
+    /// zeroed, charged to `h_process` (0: the caller; otherwise MANAGE is needed, as when a loader
+    /// builds a program's memory). Flags: [`crate::object::MEM_DMA`] for physically contiguous
+    /// memory whose address can be read by holders of the DMA right.
     MemCreate = 20,
     /// (h_process, h_mem, va, offset, len, perms) -> (). Maps part of a memory object or MMIO
     /// region. `h_process` 0 means the caller. perms: [`crate::rights::MAP_READ`] etc.; write

@@ -14,6 +14,7 @@ pub mod ipc;
 pub mod logger;
 #[cfg(target_os = "none")]
 mod panic;
+pub mod process;
 pub mod start;
 pub mod sys;
 pub mod thread;

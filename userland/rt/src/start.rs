@@ -44,7 +44,18 @@ impl Start {
 
     /// The handle given under `name`.
     pub fn handle(&self, name: &str) -> Option<Handle> {
-        self.info.handle(name).map(Handle)
+        self.info
+            .entries()
+            .find(|(n, _, k)| *n == name && *k != nimbus_abi::start::KIND_VALUE)
+            .map(|(_, h, _)| Handle(h))
+    }
+
+    /// A plain value given under `name` (device register offsets and types).
+    pub fn value(&self, name: &str) -> Option<u32> {
+        self.info
+            .entries()
+            .find(|(n, _, k)| *n == name && *k == nimbus_abi::start::KIND_VALUE)
+            .map(|(_, v, _)| v)
     }
 
     /// Every named handle: (name, handle, object type).
@@ -88,9 +99,9 @@ pub fn run_program(main: fn(&Start) -> i32) -> ! {
         sys::process_exit(BAD_START_EXIT_CODE);
     }
     let start = Start { info };
-    let sink = match (start.handle("system"), start.handle("log")) {
-        (Some(system), _) => Sink::Kernel(system),
-        (None, Some(log)) => Sink::Endpoint(log),
+    let sink = match (start.handle("system"), start.handle("console")) {
+        (_, Some(console)) => Sink::Endpoint(console),
+        (Some(system), None) => Sink::Kernel(system),
         (None, None) => Sink::Kernel(Handle::NONE),
     };
     logger::init(start.name(), sink, LevelFilter::Info);

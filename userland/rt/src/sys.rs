@@ -81,6 +81,16 @@ pub fn thread_exit(code: i32) -> ! {
     }
 }
 
+/// Ends the calling thread and then signals `bits` on `notification`, so a waiter knows the
+/// thread has ended. If the kernel refuses the notification the thread just ends.
+pub fn thread_exit_signalling(code: i32, notification: Handle, bits: u64) -> ! {
+    raw(
+        Syscall::ThreadExit,
+        a(&[code as u64, u64::from(notification.0), bits]),
+    );
+    thread_exit(code)
+}
+
 /// Ends the calling process.
 pub fn process_exit(code: i32) -> ! {
     loop {
@@ -248,9 +258,14 @@ pub fn wait(h: Handle, timeout: u64) -> Result<u64, Error> {
     call(Syscall::Wait, a(&[h.raw(), timeout])).map(|r| r[1])
 }
 
-/// A zeroed memory object of `size` bytes.
+/// A zeroed memory object of `size` bytes, charged to this process.
 pub fn mem_create(size: u64, flags: u64) -> Result<Handle, Error> {
-    call(Syscall::MemCreate, a(&[size, flags])).map(|r| handle(r[1]))
+    call(Syscall::MemCreate, a(&[size, flags, 0])).map(|r| handle(r[1]))
+}
+
+/// A zeroed memory object of `size` bytes charged to `process` (needs MANAGE on it).
+pub fn mem_create_for(process: Handle, size: u64, flags: u64) -> Result<Handle, Error> {
+    call(Syscall::MemCreate, a(&[size, flags, process.raw()])).map(|r| handle(r[1]))
 }
 
 /// Maps part of a memory object or MMIO region into `process` (Handle::NONE: this process).

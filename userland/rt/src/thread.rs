@@ -94,7 +94,8 @@ pub struct JoinHandle {
 }
 
 impl JoinHandle {
-    /// Blocks until the thread has run its closure.
+    /// Blocks until the thread has run its closure and ended.
+
     pub fn join(self) -> Result<(), Error> {
         sys::wait(self.done, TIMEOUT_FOREVER)?;
         let _ = sys::handle_close(self.done);
@@ -124,8 +125,8 @@ extern "C" fn trampoline(arg: u64) -> ! {
         sys::thread_exit(1);
     }
     body();
-    let _ = sys::signal(done, 1);
-    sys::thread_exit(0)
+    // The kernel signals `done` once the thread is gone, so `join` means ended.
+    sys::thread_exit_signalling(0, done, 1)
 }
 
 fn map_fresh(va: u64, len: u64) -> Result<(), Error> {
