@@ -12,8 +12,16 @@ use std::process::Command;
 pub const KERNEL_PACKAGE: &str = "nimbus-kernel";
 
 /// Packages that only build for the target: `cargo ... --workspace` must exclude each one, and
-/// `lint` runs clippy on each with `--target`. Every userland program joins this list.
-pub const TARGET_ONLY_PACKAGES: &[&str] = &[KERNEL_PACKAGE, "nimbus-init"];
+/// `lint` runs clippy on each with `--target`: the kernel and every user program.
+pub fn target_only_packages() -> Vec<&'static str> {
+    let mut packages = vec![KERNEL_PACKAGE];
+    for program in crate::build::userland::PROGRAMS {
+        if !packages.contains(&program.package) {
+            packages.push(program.package);
+        }
+    }
+    packages
+}
 
 /// A `cargo` command (the same cargo that runs xtask) in the workspace root.
 pub fn command() -> Command {
@@ -26,7 +34,7 @@ pub fn command() -> Command {
 /// `--workspace --exclude <each target-only package>`.
 pub fn host_workspace_args() -> Vec<String> {
     let mut args = vec!["--workspace".to_string()];
-    for package in TARGET_ONLY_PACKAGES {
+    for package in target_only_packages() {
         args.push("--exclude".into());
         args.push((*package).into());
     }

@@ -21,6 +21,10 @@ Commands:
                               QEMU machines, and boot checks (good and broken device trees)
   dt-info FILE.dtb [--json]   describe a device tree blob as the kernel would see it
   lint                        cargo fmt --check, and clippy on the host crates and the kernel
+  bench [--json FILE] [--timeout SECS]
+                              boot the benchmark image under QEMU -icount shift=0 and print
+                              instructions per operation (min / median / mean / max / n);
+                              --json FILE writes them as JSON too; not a pass/fail test
   help                        this text
 
 run options:
@@ -60,7 +64,17 @@ pub enum Command {
     Lint,
     /// Print the help.
     Help,
-    // `bench` (the next issue) goes here: `Bench(BenchOptions)`.
+    /// Run the benchmarks.
+    Bench(BenchOptions),
+}
+
+/// Options of `bench`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BenchOptions {
+    /// Also write the figures as JSON here.
+    pub json: Option<PathBuf>,
+    /// Stop QEMU after this many seconds (default: `bench::DEFAULT_TIMEOUT_SECS`).
+    pub timeout_secs: Option<u64>,
 }
 
 /// Options of `run`; `None` means "the profile's or the default value".
@@ -128,6 +142,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command> {
             let file = file.ok_or_else(|| Error::Usage("dt-info needs a FILE.dtb".into()))?;
             Command::DtInfo { file, json }
         }
+        "bench" => Command::Bench(parse_bench(&mut args)?),
         "help" | "-h" | "--help" => Command::Help,
         other => return Err(Error::Usage(format!("unknown command `{other}`"))),
     };
@@ -182,6 +197,30 @@ fn parse_run(args: &mut Args) -> Result<RunOptions> {
         return Err(Error::Usage(
             "--uboot cannot be combined with --dtb or --load-addr (U-Boot chooses both)".into(),
         ));
+    }
+    Ok(o)
+}
+
+fn parse_bench(args: &mut Args) -> Result<BenchOptions> {
+    let mut o = BenchOptions::default();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String> {
+            match inline.clone() {
+                Some(v) => Ok(v),
+                None => args
+                    .next()
+                    .ok_or_else(|| Error::Usage(format!("{name} needs a value"))),
+            }
+        };
+        match flag.as_str() {
+            "--json" => o.json = Some(PathBuf::from(value("--json")?)),
+            "--timeout" => o.timeout_secs = Some(parse_u64("--timeout", &value("--timeout")?)?),
+            _ => return Err(unexpected("bench", &arg)),
+        }
     }
     Ok(o)
 }
@@ -347,6 +386,33 @@ mod tests {
             "run --el2=yes",
             "run --uboot --dtb x.dtb",
             "run --bogus",
+        ] {
+            assert!(matches!(p(line), Err(Error::Usage(_))), "{line}");
+        }
+    }
+
+    #[test]
+    fn bench_options() {
+        assert_eq!(p("bench").unwrap(), Command::Bench(BenchOptions::default()));
+        assert_eq!(
+            p("bench --json out/bench.json --timeout=900").unwrap(),
+            Command::Bench(BenchOptions {
+                json: Some("out/bench.json".into()),
+                timeout_secs: Some(900),
+            })
+        );
+        assert_eq!(
+            p("bench --json=b.json").unwrap(),
+            Command::Bench(BenchOptions {
+                json: Some("b.json".into()),
+                timeout_secs: None,
+            })
+        );
+        for line in [
+            "bench --json",
+            "bench --timeout x",
+            "bench --fast",
+            "bench extra",
         ] {
             assert!(matches!(p(line), Err(Error::Usage(_))), "{line}");
         }

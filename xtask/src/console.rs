@@ -10,6 +10,8 @@
 //! nimbus-test: FAIL <name>: <reason>
 //! nimbus-test: done <p> passed, <f> failed
 //! ```
+//! A test run may hold several suites (the kernel's own, then the userland suite the test
+//! image's root task runs), each with its own `start` and `done`: the report sums them.
 //! A marker is recognised anywhere in a line (firmware may leave escape codes or a partial line
 //! before the kernel's first output); serial `\r` is ignored. A `nimbus-test:` line that does
 //! not parse is kept as malformed, so contract drift fails a test instead of vanishing.
@@ -148,6 +150,10 @@ pub struct Report {
     pub start: Option<u32>,
     pub results: Vec<TestResult>,
     pub done: Option<(u32, u32)>,
+    /// `start` lines seen (one per suite).
+    pub suites_started: u32,
+    /// `done` lines seen.
+    pub suites_done: u32,
     pub malformed: Vec<String>,
 }
 
@@ -160,7 +166,10 @@ impl Report {
                 Line::Banner(b) => r.banner = r.banner.or(Some(b)),
                 Line::Ready(x) => r.ready = r.ready.or(Some(x)),
                 Line::Fatal(m) => r.fatal.push(m),
-                Line::TestStart(n) => r.start = r.start.or(Some(n)),
+                Line::TestStart(n) => {
+                    r.start = Some(r.start.unwrap_or(0) + n);
+                    r.suites_started += 1;
+                }
                 Line::TestOk(name) => r.results.push(TestResult {
                     name,
                     outcome: Ok(()),
@@ -169,7 +178,11 @@ impl Report {
                     name,
                     outcome: Err(reason),
                 }),
-                Line::TestDone { passed, failed } => r.done = Some((passed, failed)),
+                Line::TestDone { passed, failed } => {
+                    let (p, f) = r.done.unwrap_or((0, 0));
+                    r.done = Some((p + passed, f + failed));
+                    r.suites_done += 1;
+                }
                 Line::Malformed(l) => r.malformed.push(l),
             }
         }

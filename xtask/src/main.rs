@@ -3,6 +3,7 @@
 //! Each command lives in its own module; this file only dispatches and turns an error into one
 //! `error: ...` line and a non-zero exit. `cargo xtask help` lists the commands.
 
+mod bench;
 mod build;
 mod cargo;
 mod cli;
@@ -43,7 +44,8 @@ fn dispatch(command: Command) -> Result<u8> {
         Command::Help => {
             println!("{}", cli::HELP);
             Ok(0)
-        } // Command::Bench(options) => bench::run(&options),   (next issue)
+        }
+        Command::Bench(options) => bench::run(&options),
     }
 }
 

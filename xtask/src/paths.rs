@@ -17,6 +17,9 @@ pub enum ImageKind {
     Production,
     /// The kernel test image (`--features ktest`): runs the kernel's own tests and exits.
     Test,
+    /// The benchmark image (`cargo xtask bench`): the production kernel with the benchmark
+    /// program as its root task.
+    Bench,
 }
 
 impl ImageKind {
@@ -25,6 +28,7 @@ impl ImageKind {
         match self {
             Self::Production => "production",
             Self::Test => "test",
+            Self::Bench => "bench",
         }
     }
 
@@ -49,11 +53,13 @@ pub fn out_dir() -> PathBuf {
     root().join("target").join("nimbus")
 }
 
-/// The directory of one image kind: `target/nimbus` or `target/nimbus/test`.
+/// The directory of one image kind: `target/nimbus`, `target/nimbus/test` or
+/// `target/nimbus/bench`.
 pub fn image_dir(kind: ImageKind) -> PathBuf {
     match kind {
         ImageKind::Production => out_dir(),
         ImageKind::Test => out_dir().join("test"),
+        ImageKind::Bench => out_dir().join("bench"),
     }
 }
 

@@ -6,12 +6,17 @@
 //! kernel that then idles forever) or on Ctrl-C the whole group is killed. Interactive runs stay
 //! in the terminal's process group, because QEMU reads the terminal. Everything runs in the
 //! workspace root.
+//!
+//! A scripted run ([`run_scripted`]) talks to the guest over its serial line: QEMU's stdin is a
+//! pipe, and each [`Step`] types its bytes, then waits (with its own deadline) for its patterns
+//! to appear in the output that follows. The first step that fails ends the run; the steps
+//! after it are reported as not run.
 
 use crate::error::{Error, Result};
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -88,8 +93,265 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
+/// One exchange of a scripted run: type `send`, then wait for `expect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The test this step is (`system::shell::ps`).
+    pub name: String,
+    /// Bytes typed on the serial line when the step starts (may be empty).
+    pub send: Vec<u8>,
+    /// Texts that must appear, in this order, in the output after the step started.
+    pub expect: Vec<String>,
+    /// Texts that must not appear in the step's output (checked when `expect` is met).
+    pub reject: Vec<String>,
+    /// QEMU must then exit with this status (a power-off).
+    pub exit: Option<i32>,
+    /// How long the step may take.
+    pub timeout: Duration,
+}
+
+impl Step {
+    /// A step that types `send` and waits up to `timeout` for `expect`.
+    pub fn new(name: &str, send: &[u8], expect: &[&str], timeout: Duration) -> Self {
+        Self {
+            name: name.into(),
+            send: send.to_vec(),
+            expect: expect.iter().map(|e| (*e).into()).collect(),
+            reject: Vec::new(),
+            exit: None,
+            timeout,
+        }
+    }
+
+    /// The step also fails if any of `texts` appears in its output.
+    pub fn rejecting(mut self, texts: &[&str]) -> Self {
+        self.reject = texts.iter().map(|e| (*e).into()).collect();
+        self
+    }
+
+    /// The step also waits for QEMU to exit with `status`.
+    pub fn exiting(mut self, status: i32) -> Self {
+        self.exit = Some(status);
+        self
+    }
+
+    /// Where the step's patterns end in `output` (searched from its start), or the first one
+    /// that is missing.
+    fn matched<'a>(&'a self, output: &[u8]) -> std::result::Result<usize, &'a str> {
+        let mut at = 0;
+        for pattern in &self.expect {
+            match output
+                .get(at..)
+                .and_then(|rest| find(rest, pattern.as_bytes()))
+            {
+                Some(found) => at += found + pattern.len(),
+                None => return Err(pattern),
+            }
+        }
+        Ok(at)
+    }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// How one step of a scripted run went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    /// The step's name.
+    pub name: String,
+    /// `Ok` with how long it took, or why it failed.
+    pub result: std::result::Result<Duration, String>,
+    /// The output during the step.
+    pub transcript: String,
+}
+
+/// A scripted run: how QEMU ended, and each step.
+#[derive(Debug, Clone)]
+pub struct Scripted {
+    /// The run as a whole.
+    pub outcome: Outcome,
+    /// One result per step, in order (failed or not run ones included).
+    pub steps: Vec<StepResult>,
+}
+
+/// A script in progress.
+struct Script<'a> {
+    steps: &'a [Step],
+    stdin: Option<ChildStdin>,
+    /// The current step.
+    next: usize,
+    /// Where in the output the current step starts, and when it started.
+    from: usize,
+    started: Instant,
+    sent: bool,
+    results: Vec<StepResult>,
+}
+
+/// What a script wants after looking at the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScriptState {
+    /// Keep running.
+    Going,
+    /// Every step passed; stop QEMU.
+    Done,
+    /// A step failed; stop QEMU.
+    Failed,
+}
+
+impl<'a> Script<'a> {
+    fn new(steps: &'a [Step], stdin: Option<ChildStdin>) -> Self {
+        Self {
+            steps,
+            stdin,
+            next: 0,
+            from: 0,
+            started: Instant::now(),
+            sent: false,
+            results: Vec::new(),
+        }
+    }
+
+    fn step(&self) -> Option<&'a Step> {
+        self.steps.get(self.next)
+    }
+
+    fn transcript(&self, output: &[u8], end: Option<usize>) -> String {
+        let rest = output.get(self.from..).unwrap_or(&[]);
+        let rest = end.and_then(|end| rest.get(..end)).unwrap_or(rest);
+        String::from_utf8_lossy(rest).into_owned()
+    }
+
+    fn pass(&mut self, output: &[u8], end: usize) {
+        if let Some(step) = self.step() {
+            self.results.push(StepResult {
+                name: step.name.clone(),
+                result: Ok(self.started.elapsed()),
+                transcript: self.transcript(output, Some(end)),
+            });
+        }
+        // The next step looks at what follows this one's last pattern.
+        self.from = self.from.saturating_add(end);
+        self.next += 1;
+        self.started = Instant::now();
+        self.sent = false;
+    }
+
+    fn fail(&mut self, output: &[u8], reason: String) -> ScriptState {
+        if let Some(step) = self.step() {
+            self.results.push(StepResult {
+                name: step.name.clone(),
+                result: Err(reason),
+                transcript: self.transcript(output, None),
+            });
+            let failed = step.name.clone();
+            for later in self.steps.iter().skip(self.next + 1) {
+                self.results.push(StepResult {
+                    name: later.name.clone(),
+                    result: Err(format!("not run: {failed} failed first")),
+                    transcript: String::new(),
+                });
+            }
+        }
+        self.next = self.steps.len();
+        ScriptState::Failed
+    }
+
+    /// Advances through the steps the output (and QEMU's status, once it ended) satisfies.
+    fn advance(&mut self, output: &[u8], ended: Option<Ending>) -> ScriptState {
+        loop {
+            let Some(step) = self.step() else {
+                return ScriptState::Done;
+            };
+            if !self.sent {
+                self.started = Instant::now();
+                self.sent = true;
+                if !step.send.is_empty() {
+                    let written = self
+                        .stdin
+                        .as_mut()
+                        .map(|stdin| stdin.write_all(&step.send).and_then(|()| stdin.flush()));
+                    if let Some(Err(e)) = written {
+                        return self.fail(output, format!("cannot type on the serial line: {e}"));
+                    }
+                }
+            }
+            let text = output.get(self.from..).unwrap_or(&[]);
+            let matched = step.matched(text);
+            if let Ok(end) = matched {
+                let seen = text.get(..end).unwrap_or(&[]);
+                if let Some(bad) = step
+                    .reject
+                    .iter()
+                    .find(|r| find(seen, r.as_bytes()).is_some())
+                {
+                    return self.fail(
+                        output,
+                        format!("unexpected `{}` in the output", bad.escape_debug()),
+                    );
+                }
+                match (step.exit, ended) {
+                    (None, _) => {
+                        self.pass(output, end);
+                        continue;
+                    }
+                    (Some(want), Some(Ending::Exited(got))) if want == got => {
+                        self.pass(output, end);
+                        continue;
+                    }
+                    (Some(_), None) => {}
+                    (Some(want), Some(other)) => {
+                        return self.fail(
+                            output,
+                            format!("QEMU ended: {other}; want exit status {want}"),
+                        );
+                    }
+                }
+            }
+            let waiting = match matched {
+                Err(pattern) => format!("`{}`", pattern.escape_debug()),
+                Ok(_) => "QEMU to exit".to_string(),
+            };
+            if let Some(ending) = ended {
+                return self.fail(
+                    output,
+                    format!("QEMU ended ({ending}) while waiting for {waiting}"),
+                );
+            }
+            if self.started.elapsed() >= step.timeout {
+                let secs = step.timeout.as_secs_f64();
+                return self.fail(
+                    output,
+                    format!("timed out after {secs:.1} s waiting for {waiting}"),
+                );
+            }
+            return ScriptState::Going;
+        }
+    }
+}
+
 /// Runs `spec` to its end.
 pub fn run(spec: &Spec) -> Result<Outcome> {
+    run_inner(spec, None).map(|(outcome, _)| outcome)
+}
+
+/// Runs `spec` in its own process group with the serial line driven by `steps` (see [`Step`]);
+/// QEMU is stopped when the last step passed or one failed. `spec.mode` and `spec.stop_when`
+/// are ignored.
+pub fn run_scripted(spec: &Spec, steps: &[Step]) -> Result<Scripted> {
+    let (outcome, results) = run_inner(spec, Some(steps))?;
+    Ok(Scripted {
+        outcome,
+        steps: results,
+    })
+}
+
+fn run_inner(spec: &Spec, script: Option<&[Step]>) -> Result<(Outcome, Vec<StepResult>)> {
     if let Some(dir) = spec.log.parent() {
         crate::paths::create_dir(dir)?;
     }
@@ -104,23 +366,30 @@ pub fn run(spec: &Spec) -> Result<Outcome> {
         .current_dir(crate::paths::root())
         .stdout(writer)
         .stderr(writer2);
-    match spec.mode {
-        Mode::Interactive => {
-            cmd.stdin(Stdio::inherit());
+    let mode = if script.is_some() {
+        cmd.stdin(Stdio::piped()).process_group(0);
+        Mode::Captured
+    } else {
+        match spec.mode {
+            Mode::Interactive => {
+                cmd.stdin(Stdio::inherit());
+            }
+            Mode::Captured => {
+                cmd.stdin(Stdio::null()).process_group(0);
+            }
         }
-        Mode::Captured => {
-            cmd.stdin(Stdio::null()).process_group(0);
-        }
-    }
+        spec.mode
+    };
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|source| Error::Spawn {
         program: spec.program.into(),
         source,
     })?;
     drop(cmd); // our copies of the pipe's write end: the reader sees EOF when QEMU is gone
+    let mut script = script.map(|steps| Script::new(steps, child.stdin.take()));
 
     let output = Arc::new(Mutex::new(Vec::new()));
-    let echo = spec.mode == Mode::Interactive;
+    let echo = mode == Mode::Interactive;
     let copier = {
         let output = Arc::clone(&output);
         let mut log = log.try_clone().map_err(|e| Error::io(&spec.log, e))?;
@@ -143,12 +412,23 @@ pub fn run(spec: &Spec) -> Result<Outcome> {
         })
     };
 
-    let group = spec.mode == Mode::Captured;
+    let group = mode == Mode::Captured;
     let mut seen = 0;
     let mut stop_at: Option<Instant> = None;
     let ending = loop {
         match child.try_wait() {
-            Ok(Some(status)) => break status.code().map_or(Ending::Signalled, Ending::Exited),
+            Ok(Some(status)) => {
+                let ending = status.code().map_or(Ending::Signalled, Ending::Exited);
+                if let Some(script) = script.as_mut() {
+                    // Everything QEMU printed is in once the copier has seen the end of the pipe.
+                    let deadline = Instant::now() + Duration::from_secs(1);
+                    while !copier.is_finished() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    script.advance(&output_bytes(&output), Some(ending));
+                }
+                break ending;
+            }
             Ok(None) => {}
             Err(e) => {
                 kill(&mut child, group);
@@ -164,7 +444,14 @@ pub fn run(spec: &Spec) -> Result<Outcome> {
             kill(&mut child, group);
             break Ending::TimedOut(limit);
         }
-        if let Some(stop) = spec.stop_when {
+        if let Some(script) = script.as_mut() {
+            if script.advance(&output_bytes(&output), None) != ScriptState::Going {
+                // Let the last lines reach the log, then stop.
+                std::thread::sleep(Duration::from_millis(200));
+                kill(&mut child, group);
+                break Ending::Stopped;
+            }
+        } else if let Some(stop) = spec.stop_when {
             if stop_at.is_none() {
                 let text = output.lock().ok().filter(|o| o.len() != seen).map(|o| {
                     seen = o.len();
@@ -187,16 +474,39 @@ pub fn run(spec: &Spec) -> Result<Outcome> {
         .lock()
         .map(|o| String::from_utf8_lossy(&o).into_owned())
         .unwrap_or_default();
+    let results = script.map(|s| s.results).unwrap_or_default();
+    if !results.is_empty() {
+        let _ = writeln!(log);
+    }
+    for r in &results {
+        let _ = match &r.result {
+            Ok(took) => writeln!(
+                log,
+                "[xtask] step {} ok ({:.1} s)",
+                r.name,
+                took.as_secs_f64()
+            ),
+            Err(why) => writeln!(log, "[xtask] step {} FAILED: {why}", r.name),
+        };
+    }
     let _ = writeln!(
         log,
         "\n[xtask] {ending} after {:.1} s",
         elapsed.as_secs_f64()
     );
-    Ok(Outcome {
-        ending,
-        output,
-        elapsed,
-    })
+    Ok((
+        Outcome {
+            ending,
+            output,
+            elapsed,
+        },
+        results,
+    ))
+}
+
+/// Everything printed so far.
+fn output_bytes(output: &Mutex<Vec<u8>>) -> Vec<u8> {
+    output.lock().map(|o| o.clone()).unwrap_or_default()
 }
 
 /// Kills the child (and, for captured runs, its process group) and reaps it.
@@ -282,6 +592,95 @@ mod tests {
             o.output.contains("after"),
             "output within the grace time is kept"
         );
+        let _ = std::fs::remove_file(&s.log);
+    }
+
+    /// A "guest" that prompts, answers each line it reads, and exits on `quit`.
+    const TALKER: &str = "echo booting; echo 'ready>'; \
+        while read line; do \
+          if [ \"$line\" = quit ]; then echo bye; exit 3; fi; \
+          echo \"got $line\"; echo 'ready>'; \
+        done";
+
+    fn step(name: &str, send: &str, expect: &[&str]) -> Step {
+        Step::new(name, send.as_bytes(), expect, Duration::from_secs(10))
+    }
+
+    #[test]
+    fn scripts_talk_and_wait_for_each_answer() {
+        let s = spec(TALKER, 31, None);
+        let steps = [
+            step("start", "", &["booting", "ready>"]),
+            step("hello", "hello\n", &["got hello", "ready>"]),
+            step("again", "world\n", &["got world", "ready>"]).rejecting(&["got hello"]),
+            step("quit", "quit\n", &["bye"]).exiting(3),
+        ];
+        let run = run_scripted(&s, &steps).unwrap();
+        let names: Vec<&str> = run.steps.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["start", "hello", "again", "quit"]);
+        for r in &run.steps {
+            assert!(
+                r.result.is_ok(),
+                "{}: {:?}\n{}",
+                r.name,
+                r.result,
+                r.transcript
+            );
+        }
+        assert_eq!(run.outcome.ending, Ending::Exited(3));
+        assert!(run.steps[1].transcript.contains("got hello"));
+        assert!(!run.steps[2].transcript.contains("got hello"));
+        let log = std::fs::read_to_string(&s.log).unwrap();
+        assert!(log.contains("[xtask] step again ok"));
+        let _ = std::fs::remove_file(&s.log);
+    }
+
+    #[test]
+    fn a_failed_step_ends_the_script() {
+        let s = spec(TALKER, 32, None);
+        let mut slow = step("missing", "hello\n", &["got goodbye"]);
+        slow.timeout = Duration::from_millis(500);
+        let steps = [
+            step("start", "", &["ready>"]),
+            slow,
+            step("rejected", "x\n", &["got x"]),
+        ];
+        let run = run_scripted(&s, &steps).unwrap();
+        assert_eq!(run.outcome.ending, Ending::Stopped);
+        assert!(run.outcome.elapsed < Duration::from_secs(10));
+        assert!(run.steps[0].result.is_ok());
+        let why = run.steps[1].result.clone().unwrap_err();
+        assert!(
+            why.contains("timed out") && why.contains("got goodbye"),
+            "{why}"
+        );
+        assert!(run.steps[1].transcript.contains("got hello"));
+        assert_eq!(
+            run.steps[2].result,
+            Err("not run: missing failed first".into())
+        );
+        let _ = std::fs::remove_file(&s.log);
+
+        // Output the step must not show, and a guest that ends too early.
+        let s = spec(TALKER, 33, None);
+        let steps = [
+            step("start", "", &["ready>"]),
+            step("echo", "oops\n", &["ready>"]).rejecting(&["oops"]),
+        ];
+        let run = run_scripted(&s, &steps).unwrap();
+        assert!(
+            run.steps[1]
+                .result
+                .clone()
+                .unwrap_err()
+                .contains("unexpected `oops`")
+        );
+        let _ = std::fs::remove_file(&s.log);
+        let s = spec(TALKER, 34, None);
+        let steps = [step("quit", "quit\n", &["never printed"])];
+        let run = run_scripted(&s, &steps).unwrap();
+        let why = run.steps[0].result.clone().unwrap_err();
+        assert!(why.starts_with("QEMU ended (exit status 3"), "{why}");
         let _ = std::fs::remove_file(&s.log);
     }
 

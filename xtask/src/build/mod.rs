@@ -7,6 +7,8 @@
 
 pub mod archive;
 pub mod elf;
+pub mod manifest;
+pub mod userland;
 
 use crate::cargo;
 use crate::error::{Error, Result};
@@ -23,7 +25,7 @@ pub const TEST_FEATURE: &str = "ktest";
 /// A finished build.
 #[derive(Debug, Clone)]
 pub struct Built {
-    /// Production or test.
+    /// Production, test or bench.
     pub kind: ImageKind,
     /// The copy of the kernel ELF.
     pub elf: PathBuf,
@@ -51,7 +53,7 @@ pub fn build(kind: ImageKind) -> Result<Built> {
     ]);
     cmd.arg("--target-dir").arg(&target_dir);
     let features = match kind {
-        ImageKind::Production => String::new(),
+        ImageKind::Production | ImageKind::Bench => String::new(),
         ImageKind::Test => {
             cmd.args(["--features", TEST_FEATURE]);
             format!(", features {TEST_FEATURE}")
@@ -75,7 +77,14 @@ pub fn build(kind: ImageKind) -> Result<Built> {
         profile: PROFILE.into(),
         image: kind,
     };
-    let archive_bytes = archive::pack(&archive::entries(&info));
+    let mut entries = archive::entries(&info);
+    let programs = userland::build(kind, &target_dir)?;
+    let paths_built: Vec<String> = programs.iter().map(|e| e.name.clone()).collect();
+    entries.extend(programs);
+    if kind == ImageKind::Production {
+        entries.push(manifest::entry(&paths_built)?);
+    }
+    let archive_bytes = archive::pack(&entries);
     let files = archive::list(&archive_bytes).map_err(Error::Other)?;
     let (image_bytes, layout) = archive::assemble(flat, &archive_bytes)?;
 
@@ -102,10 +111,11 @@ pub fn build(kind: ImageKind) -> Result<Built> {
 
 /// cargo's target directory for `kind`. The test image gets its own (`target/ktest`): the
 /// `ktest` feature changes shared dependencies, and one directory for both kinds would rebuild
-/// them on every switch (`cargo xtask test` builds both).
+/// them on every switch (`cargo xtask test` builds both). The benchmark image shares the
+/// production kernel's, since it is the same kernel.
 pub fn cargo_target_dir(kind: ImageKind) -> PathBuf {
     match kind {
-        ImageKind::Production => paths::root().join("target"),
+        ImageKind::Production | ImageKind::Bench => paths::root().join("target"),
         ImageKind::Test => paths::root().join("target").join("ktest"),
     }
 }

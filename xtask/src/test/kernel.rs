@@ -65,7 +65,8 @@ fn boot_profile(p: &Profile, image: &Path) -> Result<Vec<Outcome>> {
         dtb: Dtb::Qemu,
         console: Console::Captured,
         window: false,
-        extra: vec![],
+        // The userland driver tests use QEMU's virtio entropy source as their device.
+        extra: vec!["-device".into(), "virtio-rng-device".into()],
     };
     let qemu = match launch::prepare(request) {
         Ok(q) => q,
@@ -205,6 +206,12 @@ pub fn check_run(p: &Profile, ending: Ending, r: &Report) -> Vec<String> {
             ));
         }
         Some(_) => {}
+    }
+    if r.suites_started != r.suites_done {
+        problems.push(format!(
+            "{} suites started but {} finished",
+            r.suites_started, r.suites_done
+        ));
     }
     for line in &r.malformed {
         problems.push(format!("malformed line: {line}"));

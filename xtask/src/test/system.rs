@@ -1,9 +1,16 @@
-//! Layer 3: boot checks of the production Image.
+//! Layer 3: the production Image, booted whole.
 //!
-//! `boot::production` boots it with QEMU's `-kernel` and waits for the ready line (the kernel then
-//! keeps running, so xtask stops QEMU a moment later, having checked nothing went wrong). Each `boot::<broken tree>` hands the kernel a broken device tree
-//! through the direct loader and wants the right exit status, and a `nimbus: fatal:` line saying
-//! what is wrong whenever the kernel knows a console (see [`Broken`]).
+//! `boot::production` boots it with QEMU's `-kernel` and waits for userland's ready line
+//! (`nimbus: userland ready: ...`, printed once init has started every server; the system then
+//! keeps running, so xtask stops QEMU a moment later, having checked nothing went wrong). Each
+//! `boot::<broken tree>` hands the kernel a broken device tree through the direct loader and
+//! wants the right exit status, and a `nimbus: fatal:` line saying what is wrong whenever the
+//! kernel knows a console (see [`Broken`]).
+//!
+//! `system::shell::*` drive the console server's shell over the serial line of one boot, as a
+//! person would ([`SHELL`]): each step types a command and waits for what it must print. The
+//! steps that change nothing come first, then restarting the console (init logs it and the new
+//! console's prompt comes back), and last a power-off, which must end QEMU with status 0.
 
 use super::{Failure, Job, Outcome, TAIL_LINES, Tally};
 use crate::build;
@@ -14,7 +21,7 @@ use crate::launch::{self, Dtb, Request};
 use crate::paths::{self, ImageKind};
 use crate::profiles::Loader;
 use crate::qemu::{self, Console, Machine, QEMU_KERNEL_ADDR};
-use crate::runner::{self, Ending, Mode, Outcome as Run, Spec, StopWhen};
+use crate::runner::{self, Ending, Mode, Outcome as Run, Spec, Step, StopWhen};
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,6 +32,16 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const SETTLE: Duration = Duration::from_secs(1);
 /// Time to fail on a broken tree (it should take well under a second).
 pub const BROKEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// What userland prints (through the kernel) once init has started every server.
+pub const USERLAND_READY: &str = "nimbus: userland ready:";
+/// The console shell's prompt.
+pub const PROMPT: &str = "nimbus> ";
+/// Time for one shell command to answer.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time for the console to be restarted and show its prompt again.
+pub const RESTART_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time for a whole shell session, whatever its steps say.
+pub const SHELL_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Builds the production Image and runs the boot checks.
 pub fn run(tally: &mut Tally, workers: usize) -> Result<()> {
@@ -43,7 +60,7 @@ pub fn run(tally: &mut Tally, workers: usize) -> Result<()> {
         ..Machine::default()
     };
     let tree = devicetree::dump(&machine).and_then(|p| paths::read(&p));
-    let mut jobs: Vec<Job> = vec![Box::new(|| production(&image))];
+    let mut jobs: Vec<Job> = vec![Box::new(|| production(&image)), Box::new(|| shell(&image))];
     match tree {
         Ok(tree) => {
             for broken in Broken::ALL {
@@ -115,7 +132,7 @@ fn production(image: &Path) -> Result<Vec<Outcome>> {
         window: false,
         extra: vec![],
     };
-    let ready = |out: &str| Report::has_ready_line(out);
+    let ready = |out: &str| out.contains(USERLAND_READY);
     let stop = StopWhen {
         seen: &ready,
         after: SETTLE,
@@ -136,16 +153,204 @@ fn production(image: &Path) -> Result<Vec<Outcome>> {
 pub fn check_production(run: &Run) -> Vec<String> {
     let report = Report::parse(&run.output);
     let mut problems = Vec::new();
-    match (run.ending, report.ready.is_some()) {
+    match (run.ending, run.output.contains(USERLAND_READY)) {
         (Ending::Stopped, _) => {}
         (other, true) => problems.push(format!("after the ready line, QEMU ended: {other}")),
-        (other, false) => problems.push(format!("no ready line; QEMU ended: {other}")),
+        (other, false) => problems.push(format!("no `{USERLAND_READY}` line; QEMU ended: {other}")),
     }
     if report.banner.is_none() {
         problems.push("no `nimbus: booted at ...` banner".into());
     }
+    if report.ready.is_none() {
+        problems.push("no `nimbus: kernel ready: ...` line".into());
+    }
     problems.extend(report.fatal.iter().map(|f| format!("fatal: {f}")));
     problems
+}
+
+/// The shell session: each step is one test, `(name, typed, expected in order)`.
+///
+/// Steps that change nothing come first; `restart console` and `poweroff` come last.
+pub fn shell_steps() -> Vec<Step> {
+    let step = |name: &str, send: &[u8], expect: &[&str]| {
+        Step::new(
+            &format!("system::shell::{name}"),
+            send,
+            expect,
+            STEP_TIMEOUT,
+        )
+    };
+    vec![
+        Step::new(
+            "system::shell::prompt",
+            b"",
+            &[USERLAND_READY, PROMPT],
+            READY_TIMEOUT,
+        ),
+        step(
+            "help",
+            b"help\r",
+            &["built-in commands:", "poweroff", PROMPT],
+        ),
+        step(
+            "ps",
+            b"ps\r",
+            &[
+                "PID  NAME",
+                " init ",
+                "running",
+                " console ",
+                "running",
+                "processes,",
+                PROMPT,
+            ],
+        ),
+        step(
+            "mem",
+            b"mem\r",
+            &[
+                "memory ",
+                "MiB free of",
+                "heap ",
+                "used of",
+                "objects ",
+                "processes",
+                "cpus ",
+                "uptime ",
+                PROMPT,
+            ],
+        ),
+        step(
+            "servers",
+            b"servers\r",
+            &["NAME", "RESTARTS", "console", "running", PROMPT],
+        ),
+        step("uptime", b"uptime\r", &["up 0:", " s)", PROMPT]),
+        step(
+            "unknown_command",
+            b"frobnicate now\r",
+            &["unknown command `frobnicate`; type `help`", PROMPT],
+        ),
+        step(
+            "bad_arguments",
+            b"loglevel loud\r",
+            &["loglevel: no level `loud`", "(see `help`)", PROMPT],
+        ),
+        step(
+            "loglevel",
+            b"loglevel warn\r",
+            &["kernel log level: warn", PROMPT],
+        ),
+        // Backspace, DEL and Ctrl-U edit the line before Enter runs it.
+        step(
+            "line_editing",
+            b"garbage\x15pz\x7fs\r",
+            &["PID  NAME", PROMPT],
+        )
+        .rejecting(&["unknown command"]),
+        step("ctrl_c", b"restart console\x03", &["^C", PROMPT]).rejecting(&["restarting"]),
+        step(
+            "kill_unknown",
+            b"kill nosuch\r",
+            &["kill: nosuch: no server has that name", PROMPT],
+        ),
+        step(
+            "kill_init",
+            b"kill init\r",
+            &["kill: init: init cannot be stopped", PROMPT],
+        ),
+        step(
+            "kill_console",
+            b"kill console\r",
+            &["kill: console runs this shell", "restart console", PROMPT],
+        ),
+        Step::new(
+            "system::shell::restart_console",
+            b"restart console\r",
+            &[
+                "restarting console",
+                "init: INFO  started console",
+                "init: INFO  restarted console (restart 1",
+                PROMPT,
+            ],
+            RESTART_TIMEOUT,
+        ),
+        // The new console answers, and init counts the restart.
+        step(
+            "after_restart",
+            b"servers\r",
+            &["console", "running", "       1\r\n", PROMPT],
+        ),
+        step("poweroff", b"poweroff\r", &["powering off"]).exiting(0),
+    ]
+}
+
+fn shell(image: &Path) -> Result<Vec<Outcome>> {
+    let name = "system::shell";
+    let steps = shell_steps();
+    let not_run = |reason: String| {
+        steps
+            .iter()
+            .map(|s| Outcome::fail(&s.name, Failure::new(reason.clone())))
+            .collect()
+    };
+    let request = Request {
+        machine: &Machine::default(),
+        loader: Loader::Kernel,
+        image,
+        name,
+        dtb: Dtb::Qemu,
+        console: Console::Captured,
+        window: false,
+        extra: vec![],
+    };
+    let qemu = match launch::prepare(request) {
+        Ok(q) => q,
+        Err(Error::Interrupted) => return Err(Error::Interrupted),
+        Err(e) => return Ok(not_run(format!("cannot boot: {e}"))),
+    };
+    let log = paths::logs_dir().join("system-shell.log");
+    let spec = Spec {
+        program: qemu::PROGRAM,
+        args: qemu.args(),
+        log: log.clone(),
+        timeout: Some(SHELL_TIMEOUT),
+        mode: Mode::Captured,
+        stop_when: None,
+    };
+    let scripted = match runner::run_scripted(&spec, &steps) {
+        Ok(s) => s,
+        Err(Error::Interrupted) => return Err(Error::Interrupted),
+        Err(e) => return Ok(not_run(format!("cannot run QEMU: {e}"))),
+    };
+    let mut outcomes: Vec<Outcome> = scripted
+        .steps
+        .iter()
+        .map(|step| match &step.result {
+            Ok(_) => Outcome::pass(&step.name),
+            Err(reason) => Outcome::fail(
+                &step.name,
+                Failure {
+                    reason: reason.clone(),
+                    log: Some(log.clone()),
+                    tail: Some(runner::tail(&shown(&step.transcript), TAIL_LINES)),
+                },
+            ),
+        })
+        .collect();
+    // A step the run never reached (QEMU's own timeout) still gets its line.
+    for step in steps.iter().skip(outcomes.len()) {
+        outcomes.push(Outcome::fail(
+            &step.name,
+            Failure::new(format!("not run: QEMU ended ({})", scripted.outcome.ending)),
+        ));
+    }
+    Ok(outcomes)
+}
+
+/// Serial output as a person would read it: terminal escape sequences left out.
+fn shown(text: &str) -> String {
+    text.replace("\x1b[K", "").replace('\r', "")
 }
 
 fn broken_tree(
@@ -250,16 +455,22 @@ mod tests {
     #[test]
     fn production_needs_the_ready_line() {
         let good = "nimbus: booted at EL1, image at 0x40200000, dtb at 0x48000000\n\
-                    nimbus: kernel ready: 2 cpus, 500 MiB free, 20 ms\n";
+                    nimbus: kernel ready: 2 cpus, 500 MiB free, 20 ms\n\
+                    nimbus: userland ready: 2 processes, 90 ms\n";
         assert!(check_production(&run(Ending::Stopped, good)).is_empty());
         assert_eq!(
             check_production(&run(Ending::Exited(0), "hello\n")).len(),
-            2
+            3
         );
         assert_eq!(
             check_production(&run(Ending::TimedOut(READY_TIMEOUT), "")).len(),
-            2
+            3
         );
+        // The kernel came up but userland never said it was ready.
+        let kernel_only = good.replace("nimbus: userland ready: 2 processes, 90 ms\n", "");
+        let problems = check_production(&run(Ending::TimedOut(READY_TIMEOUT), &kernel_only));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("no `nimbus: userland ready:` line"));
         let died = format!("{good}nimbus: fatal: no bin/init\n");
         let problems = check_production(&run(Ending::Exited(9), &died));
         assert!(
@@ -267,6 +478,30 @@ mod tests {
             "{problems:?}"
         );
         assert_eq!(problems.len(), 2);
+    }
+
+    #[test]
+    fn shell_steps_are_named_tests_and_end_with_a_power_off() {
+        let steps = shell_steps();
+        assert!(steps.iter().all(|s| s.name.starts_with("system::shell::")));
+        let mut names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), steps.len(), "step names are unique");
+        assert!(steps.first().is_some_and(|s| s.send.is_empty()));
+        assert!(steps.last().is_some_and(|s| s.exit == Some(0)));
+        // Nothing a step waits for is something the step itself types (the echo would match).
+        for s in &steps {
+            let typed = String::from_utf8_lossy(&s.send);
+            for e in &s.expect {
+                assert!(
+                    e.is_empty() || !typed.contains(e.as_str()),
+                    "{}: {e}",
+                    s.name
+                );
+            }
+        }
+        assert_eq!(shown("\r\x1b[Knimbus> ps\r\n"), "nimbus> ps\n");
     }
 
     #[test]
