@@ -11,7 +11,8 @@ use nimbus_kcore::esr::{ExceptionClass, Syndrome};
 #[unsafe(no_mangle)]
 extern "C" fn el0_sync_handler(context: *mut UserContext, esr: u64, far: u64) {
     let syndrome = Syndrome(esr);
-    if syndrome.class() == ExceptionClass::Svc {
+    let is_svc = syndrome.is_svc();
+    if is_svc {
         // SAFETY: `context` is the running thread's context, just saved by the entry code; only
         // this CPU touches a running thread's registers, and the thread cannot be freed while it
         // is current here.
@@ -29,6 +30,11 @@ extern "C" fn el0_sync_handler(context: *mut UserContext, esr: u64, far: u64) {
     }
     let cpu = smp::current_cpu();
     let mut kernel = object::lock();
+    // Call and ReplyRecv in their common case switch straight to the other thread and return.
+    if is_svc && kernel.ipc_fast_path(cpu) {
+        return;
+    }
+
     let current = kernel.sched.cpus.get(cpu).and_then(|c| c.current);
     let running = current.filter(|t| {
         kernel

@@ -337,28 +337,23 @@ impl Kernel {
     }
 
     /// Puts `process`'s tables (or the empty table) in this CPU's TTBR0.
-    fn load_tables(&mut self, cpu: usize, process: Option<Id>) {
+    pub(crate) fn load_tables(&mut self, cpu: usize, process: Option<Id>) {
         let Some(c) = self.sched.cpus.get_mut(cpu) else {
             return;
         };
         if c.loaded == process {
             return;
         }
-        let previous = c.loaded.take();
-        let (root, asid) = match process
-            .and_then(|p| self.processes.get(p))
-            .and_then(|p| p.space.as_ref())
-        {
-            Some(space) => (space.table.root(), space.asid),
-            None => (self.sched.empty_table, 0),
-        };
-        user::set_user_tables(root, asid);
-        if let Some(c) = self.sched.cpus.get_mut(cpu) {
-            c.loaded = process;
-        }
+        let previous = core::mem::replace(&mut c.loaded, process);
+        let mut tables = (self.sched.empty_table, 0);
         if let Some(p) = process.and_then(|p| self.processes.get_mut(p)) {
             p.active_cpus |= 1 << cpu;
+            if let Some(space) = p.space.as_ref() {
+                tables = (space.table.root(), space.asid);
+            }
         }
+        user::set_user_tables(tables.0, tables.1);
+
         if let Some(prev) = previous {
             if let Some(p) = self.processes.get_mut(prev) {
                 p.active_cpus &= !(1 << cpu);

@@ -152,7 +152,14 @@ impl Syndrome {
         ExceptionClass::from_ec(((self.0 >> 26) & 0x3f) as u8)
     }
 
+    /// Whether this is an SVC from AArch64: the system call test on the hot path, without
+    /// classifying.
+    pub const fn is_svc(self) -> bool {
+        (self.0 >> 26) & 0x3f == 0x15
+    }
+
     /// The instruction-specific syndrome (bits 24:0).
+
     pub fn iss(self) -> u32 {
         (self.0 & 0x1ff_ffff) as u32
     }

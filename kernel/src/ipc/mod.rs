@@ -17,6 +17,8 @@ use nimbus_abi::{Error, MessageInfo, Rights};
 use nimbus_kcore::handles::HandleEntry;
 use nimbus_kcore::slab::Id;
 
+mod fastpath;
+
 /// Register holding the message info on entry and exit.
 const INFO: usize = 1;
 /// First message word register.
