@@ -354,12 +354,12 @@ impl Kernel {
         }
         user::set_user_tables(tables.0, tables.1);
 
-        if let Some(prev) = previous {
-            if let Some(p) = self.processes.get_mut(prev) {
-                p.active_cpus &= !(1 << cpu);
-                if p.teardown_pending {
-                    self.try_finish_teardown(prev);
-                }
+        if let Some(prev) = previous
+            && let Some(p) = self.processes.get_mut(prev)
+        {
+            p.active_cpus &= !(1 << cpu);
+            if p.teardown_pending {
+                self.try_finish_teardown(prev);
             }
         }
     }

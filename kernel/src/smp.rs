@@ -57,6 +57,7 @@ impl PerCpu {
     }
 
     /// This CPU's index.
+    #[cfg(feature = "ktest")]
     pub fn index(&self) -> usize {
         self.index
     }
@@ -72,16 +73,19 @@ impl PerCpu {
     }
 
     /// Timer interrupts taken.
+    #[cfg(feature = "ktest")]
     pub fn timer_irqs(&self) -> u64 {
         self.timer_irqs.load(Ordering::Relaxed)
     }
 
     /// Wake-up SGIs taken.
+    #[cfg(feature = "ktest")]
     pub fn wakes(&self) -> u64 {
         self.wakes.load(Ordering::Relaxed)
     }
 
     /// Lowest address of the CPU's kernel stack (a guard page lies below).
+    #[cfg(feature = "ktest")]
     pub fn stack_bottom(&self) -> u64 {
         self.stack_bottom.load(Ordering::Relaxed)
     }
@@ -225,8 +229,8 @@ pub fn start_secondaries(platform: &Platform<'_>, load_pa: u64) -> usize {
 }
 
 fn release_spin_table(release_addr: u64, entry_pa: u64) -> bool {
-    let Some(va) =
-        nimbus_boot::layout::phys_to_linear(release_addr).filter(|_| release_addr % 8 == 0)
+    let Some(va) = nimbus_boot::layout::phys_to_linear(release_addr)
+        .filter(|_| release_addr.is_multiple_of(8))
     else {
         log::warn!("spin-table release address {release_addr:#x} is unusable");
         return false;
@@ -288,6 +292,7 @@ pub fn idle_loop() -> ! {
 
 /// Runs `f(cpu)` on CPU `cpu` (which must be idle) and waits for it to finish, at most
 /// `timeout_ns`. Returns false if it did not finish in time.
+#[cfg(feature = "ktest")]
 pub fn run_on(target: usize, f: fn(usize), timeout_ns: u64) -> bool {
     if target == current_cpu() {
         f(target);
@@ -311,6 +316,7 @@ pub fn run_on(target: usize, f: fn(usize), timeout_ns: u64) -> bool {
 
 /// Runs `f(cpu)` on every online CPU at once (this one included) and waits for all of them, at
 /// most `timeout_ns`. Returns false if some CPU did not finish in time.
+#[cfg(feature = "ktest")]
 pub fn run_on_all(f: fn(usize), timeout_ns: u64) -> bool {
     let me = current_cpu();
     let mut expected = [0u64; MAX_CPUS];

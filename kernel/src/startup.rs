@@ -41,6 +41,7 @@ pub fn platform() -> Option<&'static Platform<'static>> {
 }
 
 /// Physical address the kernel image was loaded at.
+#[cfg(feature = "ktest")]
 pub fn load_pa() -> u64 {
     LOAD_PA.get().copied().unwrap_or(0)
 }
@@ -67,9 +68,7 @@ pub fn primary(entry: EntryState) -> ! {
     let (space, console_va) =
         build_kernel_space(&early, &placement, console_regs).unwrap_or_else(|e| {
             fatal::stop(match e {
-                KspaceError::BootPoolExhausted | KspaceError::OutOfMemory => {
-                    ExitStatus::OutOfMemory
-                }
+                KspaceError::BootPoolExhausted => ExitStatus::OutOfMemory,
                 KspaceError::Map | KspaceError::OutOfReach(_) => ExitStatus::UnsupportedPlatform,
             })
         });
@@ -203,8 +202,10 @@ fn start_userland(dtb: Range) -> ! {
         kernel.sched.empty_table = empty;
     }
     let Some(archive) = boot_archive::get() else {
+        // A kernel-test image without a userland ends once the kernel tests have run.
         #[cfg(feature = "ktest")]
         shutdown(0);
+        #[cfg(not(feature = "ktest"))]
         crate::fatal!(
             ExitStatus::BadBootArchive,
             "no boot archive: there is no userland to start"
@@ -242,7 +243,7 @@ fn early_dtb(pa: u64) -> Result<&'static [u8], ExitStatus> {
     let reachable = pa
         .checked_add(DTB_MAX_SIZE)
         .is_some_and(|end| end <= USER_SPACE_END);
-    if pa == 0 || pa % 8 != 0 || !reachable {
+    if pa == 0 || !pa.is_multiple_of(8) || !reachable {
         return Err(ExitStatus::NoDeviceTree);
     }
     // SAFETY: the entry code identity-mapped DTB_MAX_SIZE bytes from `pa` (non-zero, aligned,

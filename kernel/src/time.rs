@@ -26,11 +26,3 @@ pub fn ns_to_ticks(ns: u64) -> u64 {
 pub fn since_entry_ns() -> u64 {
     ticks_to_ns(cpu::counter().saturating_sub(ENTRY_TICKS.load(Ordering::Relaxed)))
 }
-
-/// Busy-waits for `ns` nanoseconds.
-pub fn spin_for_ns(ns: u64) {
-    let end = cpu::counter().saturating_add(ns_to_ticks(ns));
-    while cpu::counter() < end {
-        core::hint::spin_loop();
-    }
-}

@@ -844,10 +844,13 @@ mod tests {
         assert!(matches!(report.metrics(), Err(BenchError::Disagree { .. })));
     }
 
+    /// A benchmark log and how its parse must fail.
+    type BadRun = (String, fn(&BenchError) -> bool);
+
     #[test]
     fn bad_runs_are_refused() {
         let guest_wrong = "min=1.0 median=1.0 mean=1.0 max=1.0 n=3";
-        let cases: Vec<(String, fn(&BenchError) -> bool)> = vec![
+        let cases: Vec<BadRun> = vec![
             (output(&[400], Some(guest_wrong)), |e| {
                 matches!(e, BenchError::Disagree { .. })
             }),

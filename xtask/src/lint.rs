@@ -28,6 +28,17 @@ pub fn steps() -> Vec<(String, Vec<String>)> {
             args,
         ));
     }
+    // The kernel's own tests are compiled only into the test image.
+    let mut ktest = words("clippy --package nimbus-kernel --features ktest --target");
+    ktest.push(paths::KERNEL_TARGET.into());
+    ktest.extend(words("-- -D warnings"));
+    steps.push((
+        format!(
+            "clippy (nimbus-kernel with ktest, {})",
+            paths::KERNEL_TARGET
+        ),
+        ktest,
+    ));
     steps
 }
 

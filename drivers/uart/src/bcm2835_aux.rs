@@ -20,9 +20,8 @@ impl Bcm2835Aux {
     /// See [`super::Uart::new`].
     pub unsafe fn new(base: usize) -> Self {
         // SAFETY: our caller guarantees `base` maps the mini-UART's registers.
-        Self {
-            regs: unsafe { Mmio::new(base) },
-        }
+        let regs = unsafe { Mmio::new(base) };
+        Self { regs }
     }
 
     pub fn write_byte(&mut self, byte: u8) {

@@ -159,7 +159,6 @@ impl Syndrome {
     }
 
     /// The instruction-specific syndrome (bits 24:0).
-
     pub fn iss(self) -> u32 {
         (self.0 & 0x1ff_ffff) as u32
     }

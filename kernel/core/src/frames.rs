@@ -222,7 +222,7 @@ impl<'a> FrameAllocator<'a> {
 
     /// Returns a frame.
     pub fn free(&mut self, pa: u64) -> Result<(), FrameError> {
-        if pa % FRAME_SIZE != 0 {
+        if !pa.is_multiple_of(FRAME_SIZE) {
             return Err(FrameError::Misaligned(pa));
         }
         let zone = self

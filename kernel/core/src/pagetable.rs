@@ -117,7 +117,7 @@ fn index(va: u64, level: u32) -> usize {
 }
 
 fn is_user_page(va: u64) -> bool {
-    va % PAGE == 0 && va < USER_END
+    va.is_multiple_of(PAGE) && va < USER_END
 }
 
 impl PageTable {
@@ -172,7 +172,7 @@ impl PageTable {
         pa: u64,
         flags: PageFlags,
     ) -> Result<(), MapError> {
-        if !is_user_page(va) || pa % PAGE != 0 || pa & !ADDRESS_MASK != 0 {
+        if !is_user_page(va) || !pa.is_multiple_of(PAGE) || pa & !ADDRESS_MASK != 0 {
             return Err(MapError::BadAddress);
         }
         if flags.write && flags.execute {

@@ -148,12 +148,11 @@ impl Kernel {
         call: bool,
         timeout: u64,
     ) {
-        loop {
-            let receiver = self
-                .endpoints
-                .get_mut(endpoint)
-                .and_then(|ep| ep.receivers.pop_front(&mut QueueLinks(&mut self.threads)));
-            let Some(receiver) = receiver else { break };
+        let receiver = self
+            .endpoints
+            .get_mut(endpoint)
+            .and_then(|ep| ep.receivers.pop_front(&mut QueueLinks(&mut self.threads)));
+        if let Some(receiver) = receiver {
             match self.transfer(sender, receiver, badge) {
                 Ok(()) => {
                     self.cancel_timeout(receiver);

@@ -42,7 +42,7 @@ fn header_covers_kernel() -> Result<(), String> {
         header.image_size
     );
     ensure!(
-        startup::load_pa() % 4096 == 0,
+        startup::load_pa().is_multiple_of(4096),
         "load address {:#x} not page aligned",
         startup::load_pa()
     );

@@ -52,8 +52,8 @@ fn mpidr_matches() -> Result<(), String> {
         smp::run_on_all(record_mpidr, 2_000_000_000),
         "not every cpu ran the check"
     );
-    for index in 0..smp::cpu_count() {
-        let seen = SEEN_MPIDR[index].load(Ordering::Relaxed);
+    for (index, slot) in SEEN_MPIDR.iter().enumerate().take(smp::cpu_count()) {
+        let seen = slot.load(Ordering::Relaxed);
         ensure!(
             platform.cpus.iter().any(|c| c.mpidr == seen),
             "cpu {index} has MPIDR {seen:#x}, not in the tree"

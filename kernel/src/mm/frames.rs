@@ -67,6 +67,7 @@ pub fn managed_frames() -> u64 {
 }
 
 /// Whether the frame at `pa` is free (for tests and checks).
+#[cfg(feature = "ktest")]
 pub fn is_free(pa: u64) -> bool {
     with(|fa| fa.is_free(pa)).unwrap_or(false)
 }

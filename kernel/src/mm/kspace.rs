@@ -51,8 +51,7 @@ static mut BOOT_POOL: BootPool = BootPool([[0; PAGE_SIZE as usize]; BOOT_POOL_PA
 pub enum KspaceError {
     /// The boot pool ran out (too many memory ranges or devices for the first tables).
     BootPoolExhausted,
-    /// No frame for a page table.
-    OutOfMemory,
+
     /// The crate refused the mapping (overlap, range, break-before-make).
     Map,
     /// The physical address is beyond the linear or device map.

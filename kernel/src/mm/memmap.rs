@@ -27,8 +27,10 @@ pub struct Reserved {
 
 /// The result of boot-time memory discovery.
 pub struct MemoryMap {
-    /// RAM ranges from the device tree.
+    /// RAM ranges from the device tree (the kernel tests check the linear map against them).
+    #[cfg_attr(not(feature = "ktest"), allow(dead_code))]
     pub ram: heapless::Vec<Range, { nimbus_board::MAX_MEMORY_RANGES }>,
+
     /// Everything withheld from the allocator.
     pub reserved: heapless::Vec<Reserved, MAX_RESERVED>,
     /// Bytes of RAM in total.
@@ -147,6 +149,7 @@ pub fn init(
 }
 
 /// The memory map, once [`init`] ran.
+#[cfg(feature = "ktest")]
 pub fn get() -> Option<&'static MemoryMap> {
     MEMORY_MAP.get()
 }

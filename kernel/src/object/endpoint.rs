@@ -61,10 +61,10 @@ impl Kernel {
             self.cancel_timeout(thread);
             self.make_ready(thread);
         }
-        if let Some(ep) = self.endpoints.remove(id) {
-            if let Some(owner) = ep.owner {
-                self.uncharge(owner, SMALL_OBJECT_COST);
-            }
+        if let Some(ep) = self.endpoints.remove(id)
+            && let Some(owner) = ep.owner
+        {
+            self.uncharge(owner, SMALL_OBJECT_COST);
         }
     }
 

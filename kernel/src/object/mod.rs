@@ -130,11 +130,6 @@ pub fn lock() -> KernelGuard {
     KernelGuard(KERNEL.lock())
 }
 
-/// Whether the kernel state exists yet.
-pub fn is_initialised() -> bool {
-    KERNEL.lock().is_some()
-}
-
 /// Creates the (empty) kernel state.
 pub fn init() {
     let kernel = Kernel {
@@ -245,8 +240,11 @@ impl Kernel {
                 }
             }
             ObjectRef::Mmio(id) => {
-                self.mmios.remove(id);
+                if let Some(owner) = self.mmios.remove(id).and_then(|m| m.owner) {
+                    self.uncharge(owner, SMALL_OBJECT_COST);
+                }
             }
+
             ObjectRef::System => {}
         }
         held

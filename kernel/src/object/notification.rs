@@ -85,10 +85,10 @@ impl Kernel {
         if let Some(waiter) = waiter {
             self.wake_with(waiter, Err(Error::Dead));
         }
-        if let Some(n) = self.notifications.remove(id) {
-            if let Some(owner) = n.owner {
-                self.uncharge(owner, SMALL_OBJECT_COST);
-            }
+        if let Some(n) = self.notifications.remove(id)
+            && let Some(owner) = n.owner
+        {
+            self.uncharge(owner, SMALL_OBJECT_COST);
         }
     }
 }

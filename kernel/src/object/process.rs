@@ -37,8 +37,6 @@ pub struct Mapping {
     pub len: u64,
     /// The memory object or MMIO region mapped.
     pub target: ObjectRef,
-    /// Offset into the target.
-    pub offset: u64,
 }
 
 /// A user address space.
@@ -163,10 +161,10 @@ impl Kernel {
         }
         let result =
             self.create_process_charged(creator, name, quota, max_priority, supervisor, cost);
-        if result.is_err() {
-            if let Some(c) = creator.and_then(|c| self.processes.get_mut(c)) {
-                c.memory.uncharge(cost);
-            }
+        if result.is_err()
+            && let Some(c) = creator.and_then(|c| self.processes.get_mut(c))
+        {
+            c.memory.uncharge(cost);
         }
         result
     }
@@ -485,7 +483,11 @@ impl Kernel {
         offset: u64,
         flags: PageFlags,
     ) -> Result<(), Error> {
-        if va % 4096 != 0 || len == 0 || len % 4096 != 0 || offset % 4096 != 0 {
+        if !va.is_multiple_of(4096)
+            || len == 0
+            || !len.is_multiple_of(4096)
+            || !offset.is_multiple_of(4096)
+        {
             return Err(Error::InvalidArgument);
         }
         va.checked_add(len)
@@ -528,12 +530,7 @@ impl Kernel {
                 });
             }
         }
-        space.mappings.push(Mapping {
-            va,
-            len,
-            target,
-            offset,
-        });
+        space.mappings.push(Mapping { va, len, target });
         self.retain(target);
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Threads: a user register state, a priority, and where the thread is waiting.
 
-use super::{Kernel, ObjectRef, process::ProcState};
+use super::{Kernel, process::ProcState};
 use crate::arch::aarch64::user::UserContext;
 use crate::sched::QueueLinks;
 use nimbus_abi::Error;
@@ -167,17 +167,17 @@ impl Kernel {
                 }
             }
             ThreadState::Blocked(Block::Notification { notification }) => {
-                if let Some(n) = self.notifications.get_mut(notification) {
-                    if n.waiter == Some(thread) {
-                        n.waiter = None;
-                    }
+                if let Some(n) = self.notifications.get_mut(notification)
+                    && n.waiter == Some(thread)
+                {
+                    n.waiter = None;
                 }
             }
             ThreadState::Blocked(Block::Reply { server }) => {
-                if let Some(s) = self.threads.get_mut(server) {
-                    if s.reply_to == Some(thread) {
-                        s.reply_to = None;
-                    }
+                if let Some(s) = self.threads.get_mut(server)
+                    && s.reply_to == Some(thread)
+                {
+                    s.reply_to = None;
                 }
             }
             ThreadState::Ready => {
@@ -263,10 +263,5 @@ impl Kernel {
             self.end_if_unreachable(process);
         }
         self.reap_thread(thread);
-    }
-
-    /// The object behind a thread id, as handles name it.
-    pub fn thread_ref(thread: Id) -> ObjectRef {
-        ObjectRef::Thread(thread)
     }
 }

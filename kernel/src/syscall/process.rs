@@ -174,7 +174,7 @@ pub fn thread_start(ctx: &mut Context<'_>) -> Result<Outcome, Error> {
 
 pub fn set_ipc_buffer(ctx: &mut Context<'_>) -> Result<Outcome, Error> {
     let va = ctx.args[0];
-    if va % 4096 != 0 || !ctx.k.user_page_writable(ctx.process, va) {
+    if !va.is_multiple_of(4096) || !ctx.k.user_page_writable(ctx.process, va) {
         return Err(Error::BadAddress);
     }
     if let Some(t) = ctx.k.threads.get_mut(ctx.thread) {

@@ -82,7 +82,7 @@ impl MessageInfo {
 
     /// Whether the message needs the IPC buffer at all.
     pub const fn uses_buffer(self) -> bool {
-        self.len() > 0 || self.handle_count() > 0
+        !self.is_empty() || self.handle_count() > 0
     }
 }
 

@@ -54,8 +54,6 @@ pub struct BootFiles {
     pub archive: Archive<'static>,
     /// The device tree blob.
     pub dtb: &'static [u8],
-    /// Handle of the archive's memory (lent to servers that need programs, e.g. the sandbox).
-    pub archive_handle: Handle,
 }
 
 fn map(object: Handle, va: u64, offset: u64, len: u64) -> Result<&'static [u8], Error> {
@@ -78,11 +76,7 @@ impl BootFiles {
         .map_err(BootError::Map)?;
         let archive = Archive::new(bytes).map_err(BootError::Archive)?;
         let dtb = map(root.dtb, DTB_VA, root.dtb_offset, root.dtb_len).map_err(BootError::Map)?;
-        Ok(Self {
-            archive,
-            dtb,
-            archive_handle: root.archive,
-        })
+        Ok(Self { archive, dtb })
     }
 
     /// The system manifest.

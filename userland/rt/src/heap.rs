@@ -10,6 +10,7 @@ use nimbus_abi::rights::{MAP_READ, MAP_WRITE};
 use nimbus_abi::{Error, Handle};
 use spin::Mutex;
 
+#[cfg(target_os = "none")]
 const INITIAL: u64 = 64 * 1024;
 const STEP: u64 = 64 * 1024;
 

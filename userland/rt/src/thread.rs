@@ -95,7 +95,6 @@ pub struct JoinHandle {
 
 impl JoinHandle {
     /// Blocks until the thread has run its closure and ended.
-
     pub fn join(self) -> Result<(), Error> {
         sys::wait(self.done, TIMEOUT_FOREVER)?;
         let _ = sys::handle_close(self.done);

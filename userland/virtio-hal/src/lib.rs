@@ -155,11 +155,11 @@ unsafe impl Hal for NimbusHal {
     }
 
     unsafe fn dma_dealloc(paddr: PhysAddr, _vaddr: NonNull<u8>, _pages: usize) -> i32 {
-        if free(paddr as u64).is_ok() { 0 } else { -1 }
+        if free(paddr).is_ok() { 0 } else { -1 }
     }
 
     unsafe fn mmio_phys_to_virt(paddr: PhysAddr, size: usize) -> NonNull<u8> {
-        let pa = paddr as u64;
+        let pa = paddr;
         let state = STATE.lock();
         let hit = state
             .mmio
@@ -193,7 +193,7 @@ unsafe impl Hal for NimbusHal {
 
     unsafe fn unshare(paddr: PhysAddr, buffer: NonNull<[u8]>, direction: BufferDirection) {
         let mut bounces = BOUNCES.lock();
-        let Some(index) = bounces.iter().position(|b| b.pa == paddr as u64) else {
+        let Some(index) = bounces.iter().position(|b| b.pa == paddr) else {
             return;
         };
         let bounce = bounces.swap_remove(index);

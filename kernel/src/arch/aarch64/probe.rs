@@ -43,8 +43,11 @@ core::arch::global_asm!(
 );
 
 unsafe extern "C" {
+    #[cfg(feature = "ktest")]
     fn probe_read_u64(addr: u64, _unused: u64, out: *mut u64) -> u64;
+    #[cfg(feature = "ktest")]
     fn probe_write_u8(addr: u64, value: u64) -> u64;
+    #[cfg(feature = "ktest")]
     fn probe_exec(addr: u64) -> u64;
     static probe_read_insn: u8;
     static probe_write_insn: u8;
@@ -58,6 +61,7 @@ fn symbol(s: &u8) -> u64 {
 }
 
 /// Reads the word at `addr`, or `None` if the access faults.
+#[cfg(feature = "ktest")]
 pub fn read_u64(addr: u64) -> Option<u64> {
     let mut value = 0;
     // SAFETY: a faulting load is caught by `fixup`; a successful one only reads.
@@ -70,6 +74,7 @@ pub fn read_u64(addr: u64) -> Option<u64> {
 /// # Safety
 ///
 /// If the write succeeds it really happens: `addr` must be memory the caller may change.
+#[cfg(feature = "ktest")]
 pub unsafe fn write_u8(addr: u64, value: u8) -> bool {
     // SAFETY: a faulting store is caught by `fixup`; the caller vouches for a successful one.
     unsafe { probe_write_u8(addr, value.into()) == 0 }
@@ -81,6 +86,7 @@ pub unsafe fn write_u8(addr: u64, value: u8) -> bool {
 ///
 /// If `addr` is executable the code there runs: it must be a function that preserves x9 and
 /// returns.
+#[cfg(feature = "ktest")]
 pub unsafe fn exec(addr: u64) -> bool {
     // SAFETY: a faulting fetch is caught by `fixup`; the caller vouches for the code otherwise.
     unsafe { probe_exec(addr) == 0 }
@@ -90,6 +96,7 @@ static LAST_FAULT_ESR: AtomicU64 = AtomicU64::new(0);
 static LAST_FAULT_FAR: AtomicU64 = AtomicU64::new(0);
 
 /// Syndrome and fault address of the last fault a probe caught (for tests of the exception path).
+#[cfg(feature = "ktest")]
 pub fn last_fault() -> (u64, u64) {
     (
         LAST_FAULT_ESR.load(Ordering::Relaxed),

@@ -17,6 +17,7 @@ pub fn arm_at(deadline: u64) {
 }
 
 /// Fires this CPU's timer interrupt `ticks` counter ticks from now.
+#[cfg(feature = "ktest")]
 pub fn arm_in(ticks: u64) {
     arm_at(now().saturating_add(ticks));
 }
@@ -24,11 +25,6 @@ pub fn arm_in(ticks: u64) {
 /// Stops this CPU's timer (and drops its interrupt line).
 pub fn disarm() {
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::CLEAR + CNTV_CTL_EL0::IMASK::SET);
-}
-
-/// Whether this CPU's timer condition is met.
-pub fn pending() -> bool {
-    CNTV_CTL_EL0.is_set(CNTV_CTL_EL0::ISTATUS)
 }
 
 /// Sets up this CPU's timer: disarmed, and the virtual counter readable from EL0 (user code can

@@ -107,12 +107,8 @@ impl Fuzzer {
                 a[1] = short_lived_thread as *const () as u64;
                 a[2] = thread_stack_top();
             }
-            Syscall::ProcessKill => {
-                // It holds no handle to itself, so any value is fair; but never 0.
-                if a[0] == 0 {
-                    return;
-                }
-            }
+            // It holds no handle to itself, so any value is fair; but never 0.
+            Syscall::ProcessKill if a[0] == 0 => return,
             _ => {}
         }
         let out = sys::raw(call, a);

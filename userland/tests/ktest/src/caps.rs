@@ -116,7 +116,11 @@ fn badges(_env: &mut Env) -> Result<(), String> {
         got_a == 0xa && got_b == 0xb,
         "server saw badges {got_a:#x} and {got_b:#x}"
     );
-    drop(server);
+    // Closing every handle destroys the endpoint: the server wakes with an error and ends.
+    for h in [a, b, ep] {
+        let _ = sys::handle_close(h);
+    }
+    server.join().context("server")?;
     Ok(())
 }
 
@@ -175,7 +179,12 @@ fn transfer(_env: &mut Env) -> Result<(), String> {
     ensure!(signalled == 1, "the received handle could not signal");
     let bits = sys::wait(note, 1_000_000_000).context("wait")?;
     ensure!(bits == 4, "notification got bits {bits:#x}");
-    drop(server);
+    // Closing the endpoint ends the server; then the rest goes too.
+    let _ = sys::handle_close(ep);
+    server.join().context("server")?;
+    for h in [note, sendable, stuck] {
+        let _ = sys::handle_close(h);
+    }
     Ok(())
 }
 
