@@ -71,7 +71,14 @@ fn handle_pending(cpu: usize, mut kernel: Option<&mut Kernel>) {
     }
 }
 
+/// Handles whatever interrupts are pending, for a CPU that holds the kernel lock with IRQs masked
+/// (an idle CPU that WFI woke).
+pub fn handle_pending_locked(cpu: usize, kernel: &mut Kernel) {
+    handle_pending(cpu, Some(kernel));
+}
+
 /// Called from the EL1 IRQ vector (a CPU waiting in the kernel).
+
 pub fn handle_irq() {
     let cpu = smp::current_cpu();
     if scheduling() {

@@ -60,6 +60,8 @@ pub struct Scheduler {
     pub cpus: [CpuSched; MAX_CPUS],
     /// Physical address of an empty table for TTBR0 when no process runs.
     pub empty_table: u64,
+    /// A time slice in counter ticks.
+    pub slice_ticks: u64,
 }
 
 impl Scheduler {
@@ -75,6 +77,7 @@ impl Scheduler {
                 resched: false,
             }),
             empty_table: 0,
+            slice_ticks: time::ns_to_ticks(TIME_SLICE_NS),
         }
     }
 
@@ -291,7 +294,7 @@ impl Kernel {
             // A thread that keeps the CPU (alone, or above everything waiting) starts a new slice
             // when its last one is over, so the tick never falls into the past.
             if next != previous || now >= c.slice_end {
-                c.slice_end = now.saturating_add(time::ns_to_ticks(TIME_SLICE_NS));
+                c.slice_end = now.saturating_add(self.sched.slice_ticks);
             }
         }
         if let Some(prev) = previous.filter(|p| Some(*p) != next) {
@@ -397,8 +400,11 @@ pub fn exit_to_user(mut kernel: KernelGuard, cpu: usize) {
             return;
         }
         drop(kernel);
-        crate::arch::aarch64::cpu::wait_for_interrupt();
+        // Interrupts stay masked: a pending one ends WFI all the same, and polling the GIC here
+        // costs far less than taking it as an exception with a full register frame.
+        crate::arch::aarch64::cpu::wait_for_interrupt_masked();
         kernel = crate::object::lock();
+        crate::irq::handle_pending_locked(cpu, &mut kernel);
     }
 }
 

@@ -111,8 +111,8 @@ pub fn handle(k: &mut Kernel, cpu: usize, thread: Id) {
         return;
     };
     let number = t.context.x[8];
-    let mut args = [0; 8];
-    args.copy_from_slice(&t.context.x[..8]);
+    // Element by element: a slice copy would be a call to the (slow) out-of-line memcpy.
+    let args: [u64; 8] = core::array::from_fn(|i| t.context.x[i]);
     let process = t.process;
     let mut ctx = Context {
         k,
@@ -131,8 +131,11 @@ pub fn handle(k: &mut Kernel, cpu: usize, thread: Id) {
     match result {
         Ok(Outcome::Values(regs, n)) => {
             t.context.x[0] = 0;
-            t.context.x[1..1 + n].copy_from_slice(&regs[..n]);
+            for (slot, value) in t.context.x[1..].iter_mut().zip(regs).take(n) {
+                *slot = value;
+            }
         }
+
         Ok(Outcome::Written) => {}
         Err(e) => t.context.x[0] = e as u64,
     }

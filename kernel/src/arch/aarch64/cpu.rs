@@ -122,6 +122,13 @@ pub fn run_on_stack<T>(top: u64, f: extern "C" fn(&T) -> !, arg: &T) -> ! {
     unsafe { run_on_stack_asm(top, f as usize, arg as *const T as usize) }
 }
 
+/// Waits for an interrupt with IRQs left masked: a pending interrupt ends WFI even so, and the
+/// caller then polls the interrupt controller itself.
+pub fn wait_for_interrupt_masked() {
+    // SAFETY: WFI only waits; it changes no state.
+    unsafe { core::arch::asm!("wfi", options(nomem, nostack, preserves_flags)) };
+}
+
 /// How the kernel's spin locks wait: the YIELD hint between attempts.
 ///
 /// On hardware YIELD costs next to nothing. Under QEMU's single-threaded TCG (what `-icount`
