@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod heap;
 pub mod ipc;
+pub mod lock;
 pub mod logger;
 #[cfg(target_os = "none")]
 mod panic;

@@ -19,7 +19,6 @@
 
 extern crate alloc;
 
-mod lock;
 mod service;
 mod shell;
 mod terminal;
@@ -28,11 +27,11 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::AtomicBool;
-use lock::Lock;
 use nimbus_abi::Handle;
 use nimbus_abi::info::CONTROL_RELEASE_CONSOLE;
 use nimbus_abi::syscall::TIMEOUT_FOREVER;
 use nimbus_console_core::registry::Registry;
+use nimbus_rt::lock::Lock;
 use nimbus_rt::{Start, sys};
 use terminal::Terminal;
 

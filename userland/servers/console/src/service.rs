@@ -109,7 +109,7 @@ impl ConsoleServer for Service {
         name: &str,
         help: &str,
         endpoint: Handle,
-    ) -> Result<(), CommandError> {
+    ) -> Result<bool, CommandError> {
         if !callable(endpoint) {
             let _ = sys::handle_close(endpoint);
             return Err(CommandError::BadEndpoint);
@@ -121,11 +121,12 @@ impl ConsoleServer for Service {
             .register(cx.badge, name, help, endpoint);
         match registered {
             Ok(replaced) => {
+                let new = replaced.is_none();
                 if let Some(old) = replaced {
                     let _ = sys::handle_close(old);
                 }
                 log::debug!("{} registered `{name}`", self.caller(cx));
-                Ok(())
+                Ok(new)
             }
             Err(e) => {
                 let _ = sys::handle_close(endpoint);

@@ -1,13 +1,13 @@
-//! A lock for the console's threads that yields instead of spinning.
+//! A lock for the threads of one process that yields the CPU instead of spinning.
 //!
-//! The console's threads share one priority; on one CPU a thread that spun on a lock held by a
-//! preempted thread would burn its whole time slice before the holder could finish. Yielding
-//! hands the CPU to the holder at once.
+//! Threads of a server usually share one priority; on one CPU a thread spinning on a lock held by
+//! a preempted (or blocked) thread would burn its whole time slice before the holder could
+//! finish. Yielding hands the CPU to the holder at once.
 
-use nimbus_rt::sys;
+use crate::sys;
 use spin::{Mutex, MutexGuard};
 
-/// Mutual exclusion between the console's threads.
+/// Mutual exclusion between a process's threads.
 pub struct Lock<T>(Mutex<T>);
 
 impl<T> Lock<T> {
