@@ -85,6 +85,10 @@ mod tests {
             steps[2].1.join(" "),
             "clippy --package nimbus-kernel --target aarch64-unknown-none -- -D warnings"
         );
-        assert_eq!(steps.len(), 2 + cargo::target_only_packages().len());
+        assert_eq!(steps.len(), 3 + cargo::target_only_packages().len());
+        assert_eq!(
+            steps.last().map(|s| s.1.join(" ")).unwrap_or_default(),
+            "clippy --package nimbus-kernel --features ktest --target aarch64-unknown-none -- -D warnings"
+        );
     }
 }
