@@ -20,6 +20,13 @@ pub const QEMU_KERNEL_ADDR: u64 = 0x4020_0000;
 /// Where `-kernel` puts its device tree on `virt` with at least 256 MiB of RAM.
 pub const QEMU_DTB_ADDR: u64 = 0x4800_0000;
 
+/// The devices the production system drives beyond what `virt` always has, as QEMU arguments:
+/// the virtio entropy source (the `entropy` server's device; the kernel tests' userland driver
+/// tests use it too). Every boot of a real system adds them, like a phone that has the hardware.
+pub fn production_devices() -> Vec<String> {
+    ["-device", "virtio-rng-device"].map(String::from).to_vec()
+}
+
 /// GIC version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gic {
@@ -229,6 +236,18 @@ mod tests {
             "qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 512M -nic none \
              -semihosting-config enable=on,target=native -serial mon:stdio -display none -kernel /t/Image"
         );
+    }
+
+    #[test]
+    fn the_production_machine_has_an_entropy_source_and_no_network() {
+        let mut q = qemu(Boot::Kernel("/t/Image".into()), Console::Captured);
+        q.extra = production_devices();
+        let line = q.shell_line();
+        assert!(
+            line.ends_with("-kernel /t/Image -device virtio-rng-device"),
+            "{line}"
+        );
+        assert!(line.contains("-nic none"));
     }
 
     #[test]

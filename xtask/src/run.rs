@@ -92,7 +92,7 @@ pub fn run(o: &RunOptions) -> Result<u8> {
         dtb,
         console: Console::Interactive,
         window,
-        extra: o.qemu_args.clone(),
+        extra: [qemu::production_devices(), o.qemu_args.clone()].concat(),
     })?;
     println!("==> {} ({})", describe_loader(loader), machine.describe());
     println!("==> {}", qemu.shell_line());

@@ -93,8 +93,12 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
+/// A test of a step's output that patterns cannot express (random bytes, say): `Err` says what
+/// is still missing.
+pub type Check = fn(&str) -> std::result::Result<(), String>;
+
 /// One exchange of a scripted run: type `send`, then wait for `expect`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Step {
     /// The test this step is (`system::shell::ps`).
     pub name: String,
@@ -106,6 +110,9 @@ pub struct Step {
     pub reject: Vec<String>,
     /// QEMU must then exit with this status (a power-off).
     pub exit: Option<i32>,
+    /// Once `expect` is met, the step also waits until this accepts everything the step has
+    /// seen; the step then ends where that output ends.
+    pub check: Option<Check>,
     /// How long the step may take.
     pub timeout: Duration,
 }
@@ -119,8 +126,15 @@ impl Step {
             expect: expect.iter().map(|e| (*e).into()).collect(),
             reject: Vec::new(),
             exit: None,
+            check: None,
             timeout,
         }
+    }
+
+    /// The step also waits for `check` to accept its output (see [`Step::check`]).
+    pub fn checking(mut self, check: Check) -> Self {
+        self.check = Some(check);
+        self
     }
 
     /// The step also fails if any of `texts` appears in its output.
@@ -282,8 +296,15 @@ impl<'a> Script<'a> {
                 }
             }
             let text = output.get(self.from..).unwrap_or(&[]);
-            let matched = step.matched(text);
-            if let Ok(end) = matched {
+            let mut matched = step.matched(text);
+            let mut unchecked = None;
+            if let (Ok(end), Some(check)) = (&mut matched, step.check) {
+                match check(&String::from_utf8_lossy(text)) {
+                    Ok(()) => *end = text.len(),
+                    Err(missing) => unchecked = Some(missing),
+                }
+            }
+            if let (Ok(end), None) = (matched, &unchecked) {
                 let seen = text.get(..end).unwrap_or(&[]);
                 if let Some(bad) = step
                     .reject
@@ -313,9 +334,10 @@ impl<'a> Script<'a> {
                     }
                 }
             }
-            let waiting = match matched {
-                Err(pattern) => format!("`{}`", pattern.escape_debug()),
-                Ok(_) => "QEMU to exit".to_string(),
+            let waiting = match (matched, unchecked) {
+                (Err(pattern), _) => format!("`{}`", pattern.escape_debug()),
+                (Ok(_), Some(missing)) => missing,
+                (Ok(_), None) => "QEMU to exit".to_string(),
             };
             if let Some(ending) = ended {
                 return self.fail(
@@ -681,6 +703,28 @@ mod tests {
         let run = run_scripted(&s, &steps).unwrap();
         let why = run.steps[0].result.clone().unwrap_err();
         assert!(why.starts_with("QEMU ended (exit status 3"), "{why}");
+        let _ = std::fs::remove_file(&s.log);
+    }
+
+    #[test]
+    fn checks_wait_for_what_patterns_cannot_say() {
+        let s = spec(TALKER, 35, None);
+        let two_words = |out: &str| match out.lines().any(|l| l.split(' ').count() == 3) {
+            true => Ok(()),
+            false => Err("a line of three words".to_string()),
+        };
+        let start = step("start", "", &["ready>"]);
+        let words = step("words", "a b\n", &["ready>"]).checking(two_words);
+        let run = run_scripted(&s, &[start.clone(), words]).unwrap();
+        assert!(run.steps[1].result.is_ok(), "{:?}", run.steps[1]);
+        assert!(run.steps[1].transcript.contains("got a b"));
+        let _ = std::fs::remove_file(&s.log);
+        let mut word = step("word", "c\n", &["ready>"]).checking(two_words);
+        word.timeout = Duration::from_millis(500);
+        let s = spec(TALKER, 36, None);
+        let run = run_scripted(&s, &[start, word]).unwrap();
+        let why = run.steps[1].result.clone().unwrap_err();
+        assert!(why.contains("a line of three words"), "{why}");
         let _ = std::fs::remove_file(&s.log);
     }
 

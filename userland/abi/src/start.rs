@@ -13,8 +13,10 @@ pub const START_INFO: u64 = 0x7f_7fff_0000;
 pub const START_MAGIC: u32 = 0x5354_4e4e; // "NNTS"
 /// Version of the layout.
 pub const START_VERSION: u32 = 1;
-/// Most handles a start block carries.
-pub const MAX_START_HANDLES: usize = 48;
+/// Most handles a start block carries (the block must fit its page). A driver given every transport
+/// of a bus needs many: QEMU's `virt` has 32 virtio-mmio transports, each granted as `.mmio`,
+/// `.offset` and `.irq` entries (97 with the count).
+pub const MAX_START_HANDLES: usize = 100;
 /// Longest handle or program name (bytes).
 pub const NAME_LEN: usize = 32;
 /// `kind` of an entry that carries a plain value (an offset, a device type), not a handle.
@@ -51,6 +53,9 @@ pub struct StartInfo {
 }
 
 const _: () = assert!(core::mem::size_of::<StartInfo>() <= 4096);
+// Every virtio-mmio transport of QEMU's `virt` (32 x mmio, offset, irq, and the count) and a
+// couple of services fit.
+const _: () = assert!(32 * 3 + 1 + 2 <= MAX_START_HANDLES);
 
 /// Why a name could not be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

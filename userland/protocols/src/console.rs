@@ -124,8 +124,10 @@ nimbus_protocol::protocol! {
         /// Adds the shell command `name` with one line of `help`, run by calling
         /// [`crate::command::Command::run`] on `endpoint`. Send a handle with only the SEND right
         /// (and TRANSFER, which sending needs): the console keeps it until the command is
-        /// unregistered or the server is gone.
-        fn register_command(name: &str, help: &str, endpoint: Handle) -> Result<(), CommandError>;
+        /// unregistered or the server is gone. Answers whether the name is new to this console:
+        /// false when it replaced the caller's own earlier registration. (A console that was
+        /// restarted has forgotten every registration; servers register again to come back.)
+        fn register_command(name: &str, help: &str, endpoint: Handle) -> Result<bool, CommandError>;
         /// Removes the caller's command `name`.
         fn unregister_command(name: &str) -> Result<(), CommandError>;
     }

@@ -6,6 +6,7 @@
 //! | [`console::Console`] | `0x0001` | the console server     | any server that `uses` console |
 //! | [`command::Command`] | `0x0002` | a server with commands | the console's shell            |
 //! | [`init::Init`]       | `0x0003` | init                   | servers that `uses` init       |
+//! | [`entropy::Entropy`] | `0x0004` | the entropy server     | servers that `uses` entropy    |
 //!
 //! Protocol ids are allocated here, in one table, so two protocols never share one.
 //!
@@ -30,6 +31,7 @@
 
 pub mod command;
 pub mod console;
+pub mod entropy;
 pub mod init;
 #[cfg(feature = "rt")]
 pub mod rt;
@@ -44,6 +46,8 @@ pub mod ids {
     pub const COMMAND: u16 = 0x0002;
     /// [`crate::init::Init`].
     pub const INIT: u16 = 0x0003;
+    /// [`crate::entropy::Entropy`].
+    pub const ENTROPY: u16 = 0x0004;
 }
 
 /// The longest prefix of `text` that is at most `max` bytes and ends on a character boundary.
@@ -76,7 +80,8 @@ mod tests {
         assert_eq!(console::Console::ID, ids::CONSOLE);
         assert_eq!(command::Command::ID, ids::COMMAND);
         assert_eq!(init::Init::ID, ids::INIT);
-        let all = [ids::CONSOLE, ids::COMMAND, ids::INIT];
+        assert_eq!(entropy::Entropy::ID, ids::ENTROPY);
+        let all = [ids::CONSOLE, ids::COMMAND, ids::INIT, ids::ENTROPY];
         for (i, a) in all.iter().enumerate() {
             assert!(all.iter().skip(i + 1).all(|b| a != b));
         }

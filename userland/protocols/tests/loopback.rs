@@ -34,7 +34,7 @@ impl ConsoleServer for Console1 {
         name: &str,
         help: &str,
         endpoint: Handle,
-    ) -> Result<(), CommandError> {
+    ) -> Result<bool, CommandError> {
         check_command_name(name)?;
         check_command_help(help)?;
         if let Some(c) = self.commands.iter_mut().find(|c| c.1 == name) {
@@ -42,7 +42,7 @@ impl ConsoleServer for Console1 {
                 return Err(CommandError::Taken);
             }
             c.3 = endpoint;
-            return Ok(());
+            return Ok(false);
         }
         if self.commands.len() >= MAX_COMMANDS {
             return Err(CommandError::Full {
@@ -51,7 +51,7 @@ impl ConsoleServer for Console1 {
         }
         self.commands
             .push((cx.badge, name.into(), help.into(), endpoint));
-        Ok(())
+        Ok(true)
     }
 
     fn unregister_command(&mut self, cx: &CallContext, name: &str) -> Result<(), CommandError> {
@@ -102,19 +102,21 @@ fn console_commands_belong_to_their_server() {
     let endpoint = lb.handle_to(77);
 
     lb.badge.set(2);
-    client
+    let new = client
         .register_command(&mut buf, "net", "network status", endpoint)
         .unwrap()
         .unwrap();
+    assert!(new, "a first registration is new");
     // The server holds its own handle to the same endpoint.
     let held = server.borrow().commands[0].3;
     assert_ne!(held, endpoint);
     assert_eq!(lb.object(held), Some(77));
     // The same server again: replaced. Another server: refused.
-    client
+    let new = client
         .register_command(&mut buf, "net", "network", endpoint)
         .unwrap()
         .unwrap();
+    assert!(!new, "registering again replaces");
     assert_eq!(server.borrow().commands.len(), 1);
     lb.badge.set(5);
     assert_eq!(

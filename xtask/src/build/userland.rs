@@ -43,6 +43,13 @@ pub const PROGRAMS: &[Program] = &[
         bench: None,
     },
     Program {
+        package: "nimbus-entropy",
+        binary: "entropy",
+        production: Some("bin/entropy"),
+        test: None,
+        bench: None,
+    },
+    Program {
         package: "nimbus-ktest",
         binary: "ktest",
         production: None,

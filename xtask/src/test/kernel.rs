@@ -66,7 +66,7 @@ fn boot_profile(p: &Profile, image: &Path) -> Result<Vec<Outcome>> {
         console: Console::Captured,
         window: false,
         // The userland driver tests use QEMU's virtio entropy source as their device.
-        extra: vec!["-device".into(), "virtio-rng-device".into()],
+        extra: qemu::production_devices(),
     };
     let qemu = match launch::prepare(request) {
         Ok(q) => q,

@@ -9,8 +9,12 @@
 //!
 //! `system::shell::*` drive the console server's shell over the serial line of one boot, as a
 //! person would ([`SHELL`]): each step types a command and waits for what it must print. The
-//! steps that change nothing come first, then restarting the console (init logs it and the new
-//! console's prompt comes back), and last a power-off, which must end QEMU with status 0.
+//! steps that change nothing come first (among them `random`, the command the entropy server
+//! registers with the console), then stopping and restarting the entropy server (its command
+//! fails clearly while it is stopped and works again once it is back), then restarting the
+//! console (init logs it, the new console's prompt comes back, and the entropy server registers
+//! its command with the new console by itself), and last a power-off, which must end QEMU with
+//! status 0.
 
 use super::{Failure, Job, Outcome, TAIL_LINES, Tally};
 use crate::build;
@@ -130,7 +134,7 @@ fn production(image: &Path) -> Result<Vec<Outcome>> {
         dtb: Dtb::Qemu,
         console: Console::Captured,
         window: false,
-        extra: vec![],
+        extra: qemu::production_devices(),
     };
     let ready = |out: &str| out.contains(USERLAND_READY);
     let stop = StopWhen {
@@ -201,6 +205,8 @@ pub fn shell_steps() -> Vec<Step> {
                 "running",
                 " console ",
                 "running",
+                " entropy ",
+                "running",
                 "processes,",
                 PROMPT,
             ],
@@ -223,7 +229,17 @@ pub fn shell_steps() -> Vec<Step> {
         step(
             "servers",
             b"servers\r",
-            &["NAME", "RESTARTS", "console", "running", PROMPT],
+            &[
+                "NAME", "RESTARTS", "console", "running", "entropy", "running", PROMPT,
+            ],
+        ),
+        // The entropy server's command, answered by the virtio entropy device.
+        step("random", b"random 8\r", &[PROMPT]).checking(|out| hex_line(out, 8)),
+        step("random_default", b"random\r", &[PROMPT]).checking(|out| hex_line(out, 16)),
+        step(
+            "random_bad_count",
+            b"random nonsense\r",
+            &["random: `nonsense` is not a number of bytes", PROMPT],
         ),
         step("uptime", b"uptime\r", &["up 0:", " s)", PROMPT]),
         step(
@@ -264,6 +280,32 @@ pub fn shell_steps() -> Vec<Step> {
             b"kill console\r",
             &["kill: console runs this shell", "restart console", PROMPT],
         ),
+        // A stopped server's command says so; restarted, the server registers it again.
+        step(
+            "kill_entropy",
+            b"kill entropy\r",
+            &["stopped entropy", PROMPT],
+        ),
+        step(
+            "random_entropy_stopped",
+            b"random 4\r",
+            &["random: entropy, which provides it, is stopped", PROMPT],
+        ),
+        Step::new(
+            "system::shell::restart_entropy",
+            b"restart entropy\r",
+            &[
+                "entropy: INFO  virtio entropy device on",
+                "entropy: INFO  shell command `random` registered",
+            ],
+            RESTART_TIMEOUT,
+        ),
+        step("random_after_restart", b"random 4\r", &[PROMPT]).checking(|out| hex_line(out, 4)),
+        step(
+            "entropy_restart_count",
+            b"servers\r",
+            &["entropy ", "running", "       1\r\n", PROMPT],
+        ),
         Step::new(
             "system::shell::restart_console",
             b"restart console\r",
@@ -275,12 +317,22 @@ pub fn shell_steps() -> Vec<Step> {
             ],
             RESTART_TIMEOUT,
         ),
-        // The new console answers, and init counts the restart.
+        // The new console answers, and init counts the restart (the row after it is entropy's).
         step(
             "after_restart",
             b"servers\r",
-            &["console", "running", "       1\r\n", PROMPT],
+            &["console ", "running", "       1\r\nentropy ", PROMPT],
         ),
+        // The new console knows no commands; the entropy server notices within its re-register
+        // interval (5 s) and its command works again.
+        Step::new(
+            "system::shell::command_comes_back_after_console_restart",
+            b"",
+            &["entropy: INFO  shell command `random` registered with the console again"],
+            RESTART_TIMEOUT,
+        ),
+        step("random_after_console_restart", b"random 4\r", &[PROMPT])
+            .checking(|out| hex_line(out, 4)),
         step("poweroff", b"poweroff\r", &["powering off"]).exiting(0),
     ]
 }
@@ -302,7 +354,7 @@ fn shell(image: &Path) -> Result<Vec<Outcome>> {
         dtb: Dtb::Qemu,
         console: Console::Captured,
         window: false,
-        extra: vec![],
+        extra: qemu::production_devices(),
     };
     let qemu = match launch::prepare(request) {
         Ok(q) => q,
@@ -346,6 +398,26 @@ fn shell(image: &Path) -> Result<Vec<Outcome>> {
         ));
     }
     Ok(outcomes)
+}
+
+/// Whether `out` has a whole line of exactly `n` bytes in lowercase hex, separated by spaces (what
+/// `random n` prints for `n` up to 16).
+fn hex_line(out: &str, n: usize) -> std::result::Result<(), String> {
+    let is_hex = |w: &str| {
+        w.len() == 2
+            && w.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let shown = shown(out);
+    let found = shown
+        .split_inclusive('\n')
+        .filter_map(|l| l.strip_suffix('\n'))
+        .any(|l| l.split(' ').count() == n && l.split(' ').all(is_hex));
+    if found {
+        Ok(())
+    } else {
+        Err(format!("a line of {n} random bytes in hex"))
+    }
 }
 
 /// Serial output as a person would read it: terminal escape sequences left out.
@@ -502,6 +574,19 @@ mod tests {
             }
         }
         assert_eq!(shown("\r\x1b[Knimbus> ps\r\n"), "nimbus> ps\n");
+    }
+
+    #[test]
+    fn random_bytes_are_recognised() {
+        let out = "nimbus> random 4\r\n93 c4 b1 fe\r\nnimbus> ";
+        assert_eq!(hex_line(out, 4), Ok(()));
+        assert!(hex_line(out, 8).unwrap_err().contains("8 random bytes"));
+        // Not yet a whole line, not hex, upper case, or a byte too many.
+        assert!(hex_line("nimbus> random 4\r\n93 c4 b1 f", 4).is_err());
+        assert!(hex_line("93 c4 b1 fe\n", 4).is_ok());
+        assert!(hex_line("93 c4 b1 fg\n", 4).is_err());
+        assert!(hex_line("93 C4 B1 FE\n", 4).is_err());
+        assert!(hex_line("93 c4 b1 fe 00\n", 4).is_err());
     }
 
     #[test]
