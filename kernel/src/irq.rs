@@ -78,7 +78,6 @@ pub fn handle_pending_locked(cpu: usize, kernel: &mut Kernel) {
 }
 
 /// Called from the EL1 IRQ vector (a CPU waiting in the kernel).
-
 pub fn handle_irq() {
     let cpu = smp::current_cpu();
     if scheduling() {
