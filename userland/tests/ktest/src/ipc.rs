@@ -18,6 +18,10 @@ pub const TESTS: &[Test] = &[
         run: call_reply,
     },
     Test {
+        name: "user::ipc::fast_and_general_paths_agree",
+        run: fast_and_general_agree,
+    },
+    Test {
         name: "user::ipc::buffer_carries_data_and_handles_between_processes",
         run: buffer_and_handles,
     },
@@ -44,6 +48,70 @@ pub const TESTS: &[Test] = &[
 ];
 
 const SECOND: u64 = 1_000_000_000;
+
+/// The kernel takes its IPC fast path for a register-only call without a timeout between
+/// threads on one CPU, and the general path otherwise (here: the same call with a timeout). Both
+/// must deliver the same message, badge and reply.
+fn fast_and_general_agree(_env: &mut Env) -> Result<(), String> {
+    let ep = sys::endpoint_create().context("endpoint")?;
+    let badged = sys::handle_mint(ep, Rights::SEND, 0x5eed).context("mint")?;
+    let server = thread::spawn(12, Some(0), move || {
+        let mut msg = sys::ipc_recv(ep, TIMEOUT_FOREVER);
+        while let Ok(m) = msg {
+            let w = m.words;
+            let reply = MessageInfo::label_only(m.info.label() ^ 0xffff);
+            msg = sys::ipc_reply_recv(
+                ep,
+                reply,
+                [m.badge, w[0].wrapping_add(w[3]), w[1], w[2]],
+                TIMEOUT_FOREVER,
+            );
+        }
+    })
+    .context("server")?;
+    let outcome =
+        alloc::sync::Arc::new(spin::Mutex::new(Err(String::from("the client never ran"))));
+    let result = outcome.clone();
+    let client = thread::spawn(12, Some(0), move || {
+        *result.lock() = compare_paths(badged);
+    })
+    .context("client")?;
+    client.join().context("join client")?;
+    // Closing every handle destroys the endpoint: the server wakes with an error and ends.
+    for h in [badged, ep] {
+        let _ = sys::handle_close(h);
+    }
+    server.join().context("join server")?;
+    let result = outcome.lock().clone();
+    result
+}
+
+/// Calls through `badged` with and without a timeout and compares the replies.
+fn compare_paths(badged: Handle) -> Result<(), String> {
+    for i in 0..50u64 {
+        let words = [i, i * 3, !i, 1 << (i % 64)];
+        let label = 0x100 + i as u32;
+        let info = MessageInfo::label_only(label);
+        let fast = sys::ipc_call(badged, info, words, TIMEOUT_FOREVER).context("fast call")?;
+        let general = sys::ipc_call(badged, info, words, 10 * SECOND).context("general call")?;
+        let want = [0x5eed, i.wrapping_add(1 << (i % 64)), i * 3, !i];
+        ensure!(
+            fast.words == want && fast.info.label() == label ^ 0xffff,
+            "call {i} on the fast path got {:#x} {:x?}, want {want:x?}",
+            fast.info.label(),
+            fast.words
+        );
+        ensure!(
+            general.words == fast.words && general.info.0 == fast.info.0,
+            "call {i}: the general path got {:#x} {:x?}, the fast path {:#x} {:x?}",
+            general.info.label(),
+            general.words,
+            fast.info.label(),
+            fast.words
+        );
+    }
+    Ok(())
+}
 
 fn call_reply(_env: &mut Env) -> Result<(), String> {
     let ep = sys::endpoint_create().context("endpoint")?;
