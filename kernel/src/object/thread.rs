@@ -259,9 +259,14 @@ impl Kernel {
 
     /// The last handle to a thread was closed.
     pub(super) fn thread_unreferenced(&mut self, thread: Id) {
-        if let Some(process) = self.threads.get(thread).map(|t| t.process) {
-            self.end_if_unreachable(process);
+        let Some((process, state)) = self.threads.get(thread).map(|t| (t.process, t.state)) else {
+            return;
+        };
+        // Nobody can start it any more: it goes now rather than when its process exits.
+        if state == ThreadState::Created {
+            self.kill_thread(thread);
         }
+        self.end_if_unreachable(process);
         self.reap_thread(thread);
     }
 }
