@@ -1,11 +1,14 @@
 //! Threads: each has its own stack, IPC buffer page and thread data, found through TPIDR_EL0.
 //!
 //! Stacks sit below the main stack, a megabyte apart, so the unmapped gap under each is its guard.
-//! A thread's stack and buffer are kept until the process exits: a thread may still be on its
-//! stack between signalling that it finished and its exit.
+//! A thread's slot (stack, IPC buffer page, thread data) is freed by [`JoinHandle::join`]: the
+//! kernel signals the joiner only once the thread has ended (ThreadExit with a notification), so
+//! nothing can still be running on that stack. A thread that is never joined keeps its slot until
+//! the process exits.
 
 use crate::sys;
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use nimbus_abi::ipc::IpcBuffer;
@@ -87,18 +90,82 @@ pub fn with_ipc_buffer<R>(f: impl FnOnce(&mut IpcBuffer) -> R) -> Result<R, Erro
     Ok(result)
 }
 
+/// Thread slots whose thread was joined, ready for reuse.
+static FREE_SLOTS: spin::Mutex<Vec<u64>> = spin::Mutex::new(Vec::new());
+
+/// The `done` bit: the thread ran its closure.
+const RAN: u64 = 1;
+/// The `done` bit: the thread could not start (no IPC buffer).
+const NOT_STARTED: u64 = 2;
+
+/// Where thread slot `index` keeps its stack (top) and IPC buffer.
+fn slot_addresses(index: u64) -> Result<(u64, u64), Error> {
+    let stack_top = index
+        .checked_mul(THREAD_STACK_STRIDE)
+        .and_then(|offset| STACK_TOP.checked_sub(offset))
+        .ok_or(Error::QuotaExceeded)?;
+    let ipc_buffer = index
+        .checked_mul(IPC_BUFFER_STRIDE)
+        .and_then(|offset| IPC_BUFFERS.checked_add(offset))
+        .ok_or(Error::QuotaExceeded)?;
+    Ok((stack_top, ipc_buffer))
+}
+
+/// A slot for a new thread: a freed one if there is one.
+fn take_slot() -> u64 {
+    FREE_SLOTS
+        .lock()
+        .pop()
+        .unwrap_or_else(|| NEXT_INDEX.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Unmaps what slot `index` mapped and makes it reusable.
+///
+/// # Safety
+///
+/// No thread may run on the slot's stack or use its IPC buffer any more.
+unsafe fn free_slot(index: u64) {
+    if let Ok((stack_top, ipc_buffer)) = slot_addresses(index) {
+        // SAFETY: our caller guarantees nothing uses the stack or the buffer; the unmapping
+        // frees their memory (the mappings held the only references).
+        unsafe {
+            let _ = sys::mem_unmap(
+                Handle::NONE,
+                stack_top - THREAD_STACK_SIZE,
+                THREAD_STACK_SIZE,
+            );
+            let _ = sys::mem_unmap(Handle::NONE, ipc_buffer, 4096);
+        }
+    }
+    FREE_SLOTS.lock().push(index);
+}
+
 /// Waits for a spawned thread to finish.
 pub struct JoinHandle {
     done: Handle,
     thread: Handle,
+    index: u64,
+    /// The thread's `ThreadData` (a leaked box, reclaimed by `join`).
+    data: usize,
 }
 
 impl JoinHandle {
-    /// Blocks until the thread has run its closure and ended.
+    /// Blocks until the thread has run its closure and ended, then frees its stack, IPC buffer
+    /// and thread data. Fails if waiting failed or the thread could not start.
     pub fn join(self) -> Result<(), Error> {
-        sys::wait(self.done, TIMEOUT_FOREVER)?;
+        let bits = sys::wait(self.done, TIMEOUT_FOREVER)?;
         let _ = sys::handle_close(self.done);
         let _ = sys::handle_close(self.thread);
+        // SAFETY: the kernel signalled `done` after the thread had ended, so nothing runs on
+        // its stack or uses its buffer or its data any more; `data` came from Box::into_raw in
+        // `spawn` and nothing else frees it.
+        unsafe {
+            free_slot(self.index);
+            drop(Box::from_raw(self.data as *mut ThreadData));
+        }
+        if bits & NOT_STARTED != 0 {
+            return Err(Error::NoIpcBuffer);
+        }
         Ok(())
     }
 
@@ -110,7 +177,7 @@ impl JoinHandle {
 
 struct Spawned {
     body: Box<dyn FnOnce() + Send>,
-    data: ThreadData,
+    data: *const ThreadData,
     done: Handle,
 }
 
@@ -118,14 +185,15 @@ extern "C" fn trampoline(arg: u64) -> ! {
     // SAFETY: `arg` is the Box<Spawned> leaked by `spawn` for this thread alone.
     let spawned = unsafe { Box::from_raw(arg as *mut Spawned) };
     let Spawned { body, data, done } = *spawned;
-    let data: &'static ThreadData = Box::leak(Box::new(data));
+    // SAFETY: `data` stays allocated until `join` has seen this thread end.
+    let data: &ThreadData = unsafe { &*data };
     set_thread_pointer(data);
     if sys::set_ipc_buffer(data.ipc_buffer).is_err() {
-        sys::thread_exit(1);
+        sys::thread_exit_signalling(1, done, NOT_STARTED);
     }
     body();
     // The kernel signals `done` once the thread is gone, so `join` means ended.
-    sys::thread_exit_signalling(0, done, 1)
+    sys::thread_exit_signalling(0, done, RAN)
 }
 
 fn map_fresh(va: u64, len: u64) -> Result<(), Error> {
@@ -141,44 +209,64 @@ pub fn spawn(
     cpu: Option<usize>,
     body: impl FnOnce() + Send + 'static,
 ) -> Result<JoinHandle, Error> {
-    let index = NEXT_INDEX.fetch_add(1, Ordering::Relaxed);
-    let stack_top = STACK_TOP
-        .checked_sub(
-            index
-                .checked_mul(THREAD_STACK_STRIDE)
-                .ok_or(Error::QuotaExceeded)?,
-        )
-        .ok_or(Error::QuotaExceeded)?;
-    let ipc_buffer = IPC_BUFFERS + index * IPC_BUFFER_STRIDE;
+    let index = take_slot();
+    let started = start_in_slot(index, priority, cpu, Box::new(body));
+    if started.is_err() {
+        // SAFETY: no thread was started in the slot.
+        unsafe { free_slot(index) };
+    }
+    started
+}
+
+/// Maps slot `index` and starts a thread in it; on failure everything but the slot's mappings
+/// is undone (the caller frees the slot).
+fn start_in_slot(
+    index: u64,
+    priority: u8,
+    cpu: Option<usize>,
+    body: Box<dyn FnOnce() + Send>,
+) -> Result<JoinHandle, Error> {
+    let (stack_top, ipc_buffer) = slot_addresses(index)?;
     map_fresh(stack_top - THREAD_STACK_SIZE, THREAD_STACK_SIZE)?;
     map_fresh(ipc_buffer, 4096)?;
     let done = sys::notification_create()?;
-    let spawned = Box::new(Spawned {
-        body: Box::new(body),
-        data: ThreadData {
-            ipc_buffer,
-            index,
-            buffer_busy: Cell::new(false),
-        },
-        done,
-    });
-    let arg = Box::into_raw(spawned) as u64;
+    let data = Box::into_raw(Box::new(ThreadData {
+        ipc_buffer,
+        index,
+        buffer_busy: Cell::new(false),
+    }));
+    let arg = Box::into_raw(Box::new(Spawned { body, data, done })) as u64;
     let cpu = cpu.map_or(ANY_CPU, |c| c as u64);
-    let thread = match sys::thread_create(
+    let created = sys::thread_create(
         Handle::NONE,
         trampoline as *const () as u64,
         stack_top,
         arg,
         u64::from(priority),
         cpu,
-    ) {
-        Ok(t) => t,
+    );
+    let started = created.and_then(|thread| match sys::thread_start(thread) {
+        Ok(()) => Ok(thread),
         Err(e) => {
-            // SAFETY: the thread was never created, so this is still the only owner.
-            drop(unsafe { Box::from_raw(arg as *mut Spawned) });
-            return Err(e);
+            let _ = sys::handle_close(thread);
+            Err(e)
         }
-    };
-    sys::thread_start(thread)?;
-    Ok(JoinHandle { done, thread })
+    });
+    match started {
+        Ok(thread) => Ok(JoinHandle {
+            done,
+            thread,
+            index,
+            data: data as usize,
+        }),
+        Err(e) => {
+            // SAFETY: no thread runs with these, so this is their only owner.
+            unsafe {
+                drop(Box::from_raw(arg as *mut Spawned));
+                drop(Box::from_raw(data));
+            }
+            let _ = sys::handle_close(done);
+            Err(e)
+        }
+    }
 }

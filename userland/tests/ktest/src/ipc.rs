@@ -82,8 +82,7 @@ fn fast_and_general_agree(_env: &mut Env) -> Result<(), String> {
         let _ = sys::handle_close(h);
     }
     server.join().context("join server")?;
-    let result = outcome.lock().clone();
-    result
+    outcome.lock().clone()
 }
 
 /// Calls through `badged` with and without a timeout and compares the replies.

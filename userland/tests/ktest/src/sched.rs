@@ -26,6 +26,10 @@ pub const TESTS: &[Test] = &[
         name: "user::sched::yield_lets_an_equal_priority_thread_run",
         run: yield_alternates,
     },
+    Test {
+        name: "user::sched::joined_threads_give_back_their_memory",
+        run: joined_threads_are_reclaimed,
+    },
 ];
 
 fn cpus(env: &Env) -> Result<usize, String> {
@@ -143,4 +147,27 @@ fn yield_alternates(_env: &mut Env) -> Result<(), String> {
     let turns = turn.load(Ordering::Acquire);
     ensure!(turns >= 200, "the two threads took {turns} turns");
     Ok(())
+}
+
+/// Spawning and joining threads over and over costs nothing in the end: join frees the stack,
+/// the IPC buffer and the thread data, and the kernel frees the thread.
+fn joined_threads_are_reclaimed(env: &mut Env) -> Result<(), String> {
+    let round = |n: usize| -> Result<(), String> {
+        for i in 0..n {
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            thread::spawn(10, None, move || r.store(true, Ordering::Release))
+                .context("spawn")?
+                .join()
+                .context("join")?;
+            ensure!(ran.load(Ordering::Acquire), "thread {i} did not run");
+        }
+        Ok(())
+    };
+    // Warm up: the heaps reach their working size.
+    round(20)?;
+    let before = env.kernel()?;
+    round(200)?;
+    let after = env.kernel()?;
+    crate::harness::no_leak(&before, &after)
 }
