@@ -34,7 +34,12 @@ extern "C" fn el0_sync_handler(context: *mut UserContext, esr: u64, far: u64) {
     if is_svc && kernel.ipc_fast_path(cpu) {
         return;
     }
+    general_path(kernel, cpu, syndrome, far);
+}
 
+/// Everything but the fast path, out of line so that the fast path does not pay for its frame.
+#[inline(never)]
+fn general_path(mut kernel: object::KernelGuard, cpu: usize, syndrome: Syndrome, far: u64) {
     let current = kernel.sched.cpus.get(cpu).and_then(|c| c.current);
     let running = current.filter(|t| {
         kernel
