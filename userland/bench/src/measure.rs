@@ -24,6 +24,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use nimbus_abi::Handle;
+use nimbus_bench_stats::{Summary, per_op};
 use nimbus_rt::{sys, thread};
 
 /// Prefix of every line of the protocol.
@@ -85,41 +86,6 @@ pub fn on_cpu<R: Send + 'static>(
     result.unwrap_or(Err(BenchError::NoResult))
 }
 
-/// Instructions per operation of a sample: `ticks` for `ops` operations at `hz`.
-pub fn per_op(ticks: u64, ops: u64, hz: u64) -> f64 {
-    ticks as f64 * (1e9 / hz as f64) / ops as f64
-}
-
-/// min / median / mean / max / n.
-pub struct Summary {
-    pub min: f64,
-    pub median: f64,
-    pub mean: f64,
-    pub max: f64,
-    pub n: usize,
-}
-
-/// The summary of `values` (the mean sums them in their order; the median of an even count is
-/// the mean of the middle two). None when there are none.
-pub fn summarize(values: &[f64]) -> Option<Summary> {
-    let n = values.len();
-    let mean = values.iter().fold(0.0, |sum, v| sum + v) / n as f64;
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable_by(f64::total_cmp);
-    let median = if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (*sorted.get(n / 2)? + sorted[n / 2 - 1]) / 2.0
-    };
-    Some(Summary {
-        min: *sorted.first()?,
-        median,
-        mean,
-        max: *sorted.last()?,
-        n,
-    })
-}
-
 /// Writes protocol lines on the kernel console.
 pub struct Out {
     system: Handle,
@@ -157,10 +123,11 @@ impl Out {
             .iter()
             .map(|t| per_op(*t, series.ops, hz))
             .collect();
-        if let Some(s) = summarize(&values) {
+        if let Some(s) = Summary::of(&values) {
             self.line(format_args!(
-                "{} min={:.1} median={:.1} mean={:.1} max={:.1} n={} unit=instructions",
-                series.name, s.min, s.median, s.mean, s.max, s.n
+                "{} {} unit=instructions",
+                series.name,
+                s.line()
             ));
         }
     }

@@ -17,11 +17,12 @@ const REPLY_RECV: u64 = Syscall::ReplyRecv as u64;
 const SIGNAL: u64 = Syscall::Signal as u64;
 const WAIT: u64 = Syscall::Wait as u64;
 
-/// `n` (at least one) Nop calls. User side per call: `svc`, `subs`, `b.ne`.
-#[inline(never)]
-pub fn nop_loop(n: u64) {
-    // SAFETY: Nop changes no state; the registers the kernel may write are declared clobbered
-    // and the block touches no memory.
+/// `n` (at least one) calls of `call`, which must take no arguments and change no memory (Nop,
+/// Yield). User side per call: `svc`, `subs`, `b.ne`.
+#[inline(always)]
+fn argumentless_loop<const CALL_NUMBER: u64>(n: u64) {
+    // SAFETY: the call takes no arguments and touches no user memory; the registers the kernel
+    // may write are declared clobbered.
     unsafe {
         core::arch::asm!(
             "2:",
@@ -29,7 +30,7 @@ pub fn nop_loop(n: u64) {
             "subs {n}, {n}, #1",
             "b.ne 2b",
             n = inout(reg) n.max(1) => _,
-            in("x8") NOP,
+            in("x8") CALL_NUMBER,
             out("x0") _, out("x1") _, out("x2") _, out("x3") _,
             out("x4") _, out("x5") _, out("x6") _, out("x7") _,
             options(nostack),
@@ -37,24 +38,17 @@ pub fn nop_loop(n: u64) {
     }
 }
 
-/// `n` (at least one) Yield calls. User side per call: `svc`, `subs`, `b.ne`.
+/// `n` (at least one) Nop calls. User side per call: `svc`, `subs`, `b.ne`.
+#[inline(never)]
+pub fn nop_loop(n: u64) {
+    argumentless_loop::<NOP>(n);
+}
+
+/// `n` (at least one) Yield calls: each lets an equal-priority thread run. User side per call:
+/// `svc`, `subs`, `b.ne`.
 #[inline(never)]
 pub fn yield_loop(n: u64) {
-    // SAFETY: Yield only lets other threads run; the registers the kernel may write are declared
-    // clobbered and the block touches no memory.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "svc #0",
-            "subs {n}, {n}, #1",
-            "b.ne 2b",
-            n = inout(reg) n.max(1) => _,
-            in("x8") YIELD,
-            out("x0") _, out("x1") _, out("x2") _, out("x3") _,
-            out("x4") _, out("x5") _, out("x6") _, out("x7") _,
-            options(nostack),
-        );
-    }
+    argumentless_loop::<YIELD>(n);
 }
 
 /// Yields forever (the other side of the yield benchmark).
