@@ -1,117 +1,12 @@
-//! `cargo xtask bench`: the kernel's basic operations, counted in guest instructions.
-//!
-//! Why instructions: under QEMU `-icount shift=0` every guest instruction advances the virtual
-//! clock by exactly one nanosecond, so the virtual counter the guest times itself with counts
-//! instructions, and a run gives the same figures every time on any host. (`sleep=off` as well:
-//! otherwise a moment when every CPU idles would advance the virtual clock with the host's real
-//! time, which differs from run to run.) With more than one CPU, QEMU runs the CPUs in turn on
-//! one host thread and the clock counts the instructions of all of them, so a cross-CPU figure
-//! is the sum of what both CPUs executed, not a wall-clock latency on real parallel hardware.
-//!
-//! What runs: the benchmark image ([`ImageKind::Bench`]: the production kernel with
-//! `userland/bench` as its root task and nothing else) on the default machine (2 Cortex-A53,
-//! 512 MiB, GICv2). The root task prints its raw samples and a summary per metric (the protocol
-//! is described in `userland/bench/src/measure.rs`); this module recomputes every summary from
-//! the samples and refuses a run whose figures disagree with the guest's, whose calibration loop
-//! (exactly 100 instructions) does not measure 100, or that did not finish.
-//!
-//! Not pass/fail: a figure over its target is shown as such, never an error. The command fails
-//! only when the run itself fails (build, boot, a benchmark error, a malformed or incomplete
-//! report), so CI can run it for the numbers.
+//! Reading the benchmark root task's output: the line protocol (see
+//! `userland/bench/src/measure.rs`), the run as a whole, and the checks that make a run usable
+//! (every summary recomputed from its samples and equal to the guest's, calibration at 100, the
+//! run finished).
 
-use crate::build;
-use crate::cli::BenchOptions;
+use super::{CALIBRATION, ICOUNT, METRICS, PREFIX, UNIT};
 use crate::console::{self, Line};
-use crate::error::{Error, Result};
-use crate::launch::{self, Dtb, Request};
-use crate::paths::{self, ImageKind};
-use crate::profiles::Loader;
-use crate::qemu::{self, Console, Machine};
-use crate::runner::{self, Ending, Mode, Spec};
+use nimbus_bench_stats::{Summary, per_op};
 use std::fmt;
-use std::time::Duration;
-
-/// Default time limit of the benchmark boot (a run takes well under a minute on a laptop).
-pub const DEFAULT_TIMEOUT_SECS: u64 = 600;
-/// The `-icount` option: one instruction per virtual nanosecond, no real-time idling.
-pub const ICOUNT: &str = "shift=0,sleep=off";
-/// Prefix of the root task's lines.
-const PREFIX: &str = "nimbus-bench: ";
-/// Unit of every figure.
-pub const UNIT: &str = "instructions";
-/// The calibration loop's length, and how far its median may be from it.
-const CALIBRATION: (f64, f64) = (100.0, 1.0);
-/// Lines of the log shown when a run fails.
-const TAIL_LINES: usize = 30;
-
-/// A metric: its name, what it measures, and the target the issue set, if any.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MetricInfo {
-    /// Name in the output and the JSON.
-    pub name: &'static str,
-    /// What one operation is.
-    pub what: &'static str,
-    /// The figure it should stay at or under.
-    pub target: Option<f64>,
-}
-
-/// Every metric, in the order the root task measures them.
-pub const METRICS: &[MetricInfo] = &[
-    MetricInfo {
-        name: "boot_to_root_task",
-        what: "QEMU reset to the root task's main, all CPUs (n = 1)",
-        target: None,
-    },
-    MetricInfo {
-        name: "calibration",
-        what: "a loop of exactly 100 instructions: proves the counter counts instructions",
-        target: None,
-    },
-    MetricInfo {
-        name: "null_syscall",
-        what: "Nop: svc into the kernel and back (user side: svc + 2 loop instructions)",
-        target: Some(150.0),
-    },
-    MetricInfo {
-        name: "ipc_call_reply_same_cpu",
-        what: "Call + ReplyRecv round trip, register-only, client and server processes on CPU 0 \
-               (user side: 11 instructions)",
-        target: Some(600.0),
-    },
-    MetricInfo {
-        name: "ipc_call_reply_cross_cpu",
-        what: "the same with the server on CPU 1: both CPUs' instructions, two IPIs and wake-ups",
-        target: Some(3000.0),
-    },
-    MetricInfo {
-        name: "notify_wake",
-        what: "Signal to the waiting thread running: waiter in another process, same CPU, \
-               higher priority; one way",
-        target: None,
-    },
-    MetricInfo {
-        name: "yield",
-        what: "one switch between threads of two processes, equal priority, CPU 0, each looping \
-               on Yield",
-        target: None,
-    },
-    MetricInfo {
-        name: "map_unmap",
-        what: "MemMap of one page of a memory object + MemUnmap (through nimbus-rt's sys)",
-        target: None,
-    },
-    MetricInfo {
-        name: "spawn",
-        what: "process::spawn of a minimal program, run to its exit, exit notice received, \
-               handle closed (child placed by the kernel)",
-        target: None,
-    },
-];
-
-/// The description of metric `name`, if this xtask knows it.
-pub fn info(name: &str) -> Option<&'static MetricInfo> {
-    METRICS.iter().find(|m| m.name == name)
-}
 
 /// Why a benchmark report is unusable.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,55 +62,6 @@ impl fmt::Display for BenchError {
             ),
         }
     }
-}
-
-/// min / median / mean / max / n of per-operation figures.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Summary {
-    pub min: f64,
-    pub median: f64,
-    pub mean: f64,
-    pub max: f64,
-    pub n: usize,
-}
-
-impl Summary {
-    /// The summary of `values`: the mean sums them in their order, the median of an even count
-    /// is the mean of the middle two (the root task computes it the same way, so both agree to
-    /// the bit). None for no values.
-    pub fn of(values: &[f64]) -> Option<Self> {
-        let n = values.len();
-        let mean = values.iter().fold(0.0, |sum, v| sum + v) / n as f64;
-        let mut sorted = values.to_vec();
-        sorted.sort_unstable_by(f64::total_cmp);
-        let median = if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            (*sorted.get(n / 2)? + sorted[n / 2 - 1]) / 2.0
-        };
-        Some(Self {
-            min: *sorted.first()?,
-            median,
-            mean,
-            max: *sorted.last()?,
-            n,
-        })
-    }
-
-    /// The summary as the root task prints it (one decimal).
-    pub fn line(&self) -> String {
-        format!(
-            "min={:.1} median={:.1} mean={:.1} max={:.1} n={}",
-            self.min, self.median, self.mean, self.max, self.n
-        )
-    }
-}
-
-/// Instructions per operation of a sample of `ticks` counter ticks for `ops` operations at
-/// `hz`: ticks are `1e9 / hz` virtual nanoseconds, which under `-icount shift=0` are
-/// instructions. The root task computes it with the same operations.
-pub fn per_op(ticks: u64, ops: u64, hz: u64) -> f64 {
-    ticks as f64 * (1e9 / hz as f64) / ops as f64
 }
 
 /// One line of the root task's protocol.
@@ -323,7 +169,7 @@ fn parse_rest(rest: &str) -> Option<BenchLine> {
 }
 
 /// Metric names are lower-case words joined by `_`.
-fn is_name(word: &str) -> bool {
+pub(super) fn is_name(word: &str) -> bool {
     !word.is_empty()
         && word
             .chars()
@@ -466,207 +312,12 @@ pub struct Metric {
     pub summary: Summary,
 }
 
-/// The figures as a Markdown table (aligned, so it reads in a terminal as well as in the
-/// README).
-pub fn table(metrics: &[Metric]) -> String {
-    let header = ["metric", "min", "median", "mean", "max", "n", "target"];
-    let rows: Vec<[String; 7]> = metrics
-        .iter()
-        .map(|m| {
-            let s = &m.summary;
-            let target = info(&m.name)
-                .and_then(|i| i.target)
-                .map_or(String::new(), |t| {
-                    let verdict = if s.median <= t { "met" } else { "MISSED" };
-                    format!("<= {t:.0} ({verdict})")
-                });
-            [
-                m.name.clone(),
-                format!("{:.1}", s.min),
-                format!("{:.1}", s.median),
-                format!("{:.1}", s.mean),
-                format!("{:.1}", s.max),
-                s.n.to_string(),
-                target,
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 0 || i == 6 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect();
-        format!("| {} |\n", padded.join(" | "))
-    };
-    let mut out = line(&header.map(String::from));
-    let rule: Vec<String> = widths
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == 0 || i == 6 {
-                "-".repeat(*w)
-            } else {
-                format!("{}:", "-".repeat(w - 1))
-            }
-        })
-        .collect();
-    out.push_str(&format!("| {} |\n", rule.join(" | ")));
-    for row in &rows {
-        out.push_str(&line(row));
-    }
-    out
-}
-
-/// What each metric measures, one line each.
-pub fn legend(metrics: &[Metric]) -> String {
-    metrics
-        .iter()
-        .filter_map(|m| info(&m.name).map(|i| format!("  {:<26} {}\n", m.name, i.what)))
-        .collect()
-}
-
-/// The figures as JSON: an array with one object per metric.
-pub fn json(metrics: &[Metric]) -> String {
-    let objects: Vec<String> = metrics
-        .iter()
-        .map(|m| {
-            let s = &m.summary;
-            format!(
-                "  {{\"name\": {}, \"unit\": {}, \"min\": {:.1}, \"median\": {:.1}, \"mean\": {:.1}, \"max\": {:.1}, \"n\": {}}}",
-                json_string(&m.name),
-                json_string(UNIT),
-                s.min,
-                s.median,
-                s.mean,
-                s.max,
-                s.n
-            )
-        })
-        .collect();
-    format!("[\n{}\n]\n", objects.join(",\n"))
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The kernel's own figures: start-up time, and memory and objects before and after the
-/// benchmarks (equal figures after mean nothing leaked).
-pub fn kernel_summary(r: &Report) -> String {
-    let mut out = String::new();
-    if let Some(ms) = r.kernel_ready_ms {
-        out.push_str(&format!(
-            "  kernel ready after {ms} virtual ms (~{ms} million instructions, all CPUs)\n"
-        ));
-    }
-    let get = |when: &str| r.kernel.iter().find(|(w, _)| w == when).map(|(_, f)| f);
-    if let (Some(before), Some(after)) = (get("before"), get("after")) {
-        for (key, b) in before {
-            if key == "uptime_ns" {
-                continue;
-            }
-            if let Some((_, a)) = after.iter().find(|(k, _)| k == key) {
-                let change = if a == b {
-                    String::from("unchanged")
-                } else {
-                    format!("{:+}", *a as i128 - *b as i128)
-                };
-                out.push_str(&format!("  {key:<12} {b:>10} -> {a:>10}  ({change})\n"));
-            }
-        }
-    }
-    out
-}
-
-/// Builds the benchmark image, boots it under `-icount`, and reports.
-pub fn run(o: &BenchOptions) -> Result<u8> {
-    let built = build::build(ImageKind::Bench)?;
-    let machine = Machine::default();
-    let qemu = launch::prepare(Request {
-        machine: &machine,
-        loader: Loader::Kernel,
-        image: &built.image,
-        name: "bench",
-        dtb: Dtb::Qemu,
-        console: Console::Captured,
-        window: false,
-        extra: vec!["-icount".into(), ICOUNT.into()],
-    })?;
-    let log = paths::logs_dir().join("bench.log");
-    println!(
-        "==> benchmarks: {} under -icount {ICOUNT} (log: {})",
-        machine.describe(),
-        paths::display(&log)
-    );
-    let timeout = Duration::from_secs(o.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
-    let outcome = runner::run(&Spec {
-        program: qemu::PROGRAM,
-        args: qemu.args(),
-        log: log.clone(),
-        timeout: Some(timeout),
-        mode: Mode::Captured,
-        stop_when: None,
-    })?;
-    let report = Report::parse(&outcome.output);
-    let fail = |reason: String| {
-        Error::Other(format!(
-            "{reason}\nQEMU: {}; log: {}\n{}",
-            outcome.ending,
-            paths::display(&log),
-            runner::tail(&outcome.output, TAIL_LINES)
-        ))
-    };
-    let metrics = report.metrics().map_err(|e| fail(e.to_string()))?;
-    if outcome.ending != Ending::Exited(0) {
-        return Err(fail("the benchmark run did not power off cleanly".into()));
-    }
-    println!(
-        "==> instructions per operation ({:.1} s)\n",
-        outcome.elapsed.as_secs_f64()
-    );
-    print!("{}", table(&metrics));
-    println!("\nWhat one operation is:\n{}", legend(&metrics));
-    for name in &report.skipped {
-        println!("  skipped: {name}");
-    }
-    let kernel = kernel_summary(&report);
-    if !kernel.is_empty() {
-        println!("Kernel figures:\n{kernel}");
-    }
-    if let Some(path) = &o.json {
-        paths::write(path, json(&metrics).as_bytes())?;
-        println!("==> wrote {}", path.display());
-    }
-    Ok(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::METRICS;
+    use crate::bench::output::kernel_summary;
+    use nimbus_bench_stats::per_op;
 
     const HZ: u64 = 62_500_000;
 
@@ -696,39 +347,6 @@ mod tests {
         out.push_str(&format!("nimbus-bench: done {} metrics\n", METRICS.len()));
         out.push_str("nimbus: power off (status 0)\n");
         out
-    }
-
-    #[test]
-    fn statistics() {
-        let s = Summary::of(&[3.0, 1.0, 2.0]).unwrap();
-        assert_eq!(
-            (s.min, s.median, s.mean, s.max, s.n),
-            (1.0, 2.0, 2.0, 3.0, 3)
-        );
-        let s = Summary::of(&[4.0, 1.0, 2.0, 10.0]).unwrap();
-        assert_eq!(
-            (s.min, s.median, s.mean, s.max, s.n),
-            (1.0, 3.0, 4.25, 10.0, 4)
-        );
-        let s = Summary::of(&[7.5]).unwrap();
-        assert_eq!(
-            (s.min, s.median, s.mean, s.max, s.n),
-            (7.5, 7.5, 7.5, 7.5, 1)
-        );
-        assert_eq!(Summary::of(&[]), None);
-        assert_eq!(
-            Summary::of(&[571.25, 571.5, 572.0]).unwrap().line(),
-            "min=571.2 median=571.5 mean=571.6 max=572.0 n=3"
-        );
-    }
-
-    #[test]
-    fn ticks_become_instructions_per_operation() {
-        // 62.5 MHz: a tick is 16 ns, and under -icount shift=0 a nanosecond is an instruction.
-        assert_eq!(per_op(1, 1, HZ), 16.0);
-        assert_eq!(per_op(2286, 64, HZ), 571.5);
-        assert_eq!(per_op(6250, 1000, HZ), 100.0);
-        assert_eq!(per_op(100, 4, 1_000_000_000), 25.0);
     }
 
     #[test]
@@ -901,68 +519,5 @@ mod tests {
         );
         text.push_str("nimbus-bench: skip ipc_call_reply_cross_cpu: one CPU\n");
         assert_eq!(Report::parse(&text).metrics().map(|m| m.len()), Ok(8));
-    }
-
-    fn metric(name: &str, values: &[f64]) -> Metric {
-        Metric {
-            name: name.into(),
-            ops: 1,
-            summary: Summary::of(values).unwrap(),
-        }
-    }
-
-    #[test]
-    fn json_has_one_object_per_metric() {
-        let metrics = [
-            metric("null_syscall", &[140.0, 141.5]),
-            metric("spawn", &[9.0]),
-        ];
-        assert_eq!(
-            json(&metrics),
-            "[\n  {\"name\": \"null_syscall\", \"unit\": \"instructions\", \"min\": 140.0, \
-             \"median\": 140.8, \"mean\": 140.8, \"max\": 141.5, \"n\": 2},\n  \
-             {\"name\": \"spawn\", \"unit\": \"instructions\", \"min\": 9.0, \"median\": 9.0, \
-             \"mean\": 9.0, \"max\": 9.0, \"n\": 1}\n]\n"
-        );
-        assert_eq!(json(&[]), "[\n\n]\n");
-        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
-    }
-
-    #[test]
-    fn table_shows_targets() {
-        let metrics = [
-            metric("null_syscall", &[140.0]),
-            metric("ipc_call_reply_same_cpu", &[650.0]),
-            metric("spawn", &[123_456.0]),
-        ];
-        let t = table(&metrics);
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines.len(), 5);
-        assert!(lines[0].starts_with("| metric "));
-        assert!(lines[1].starts_with("| ---") && lines[1].contains("-: |"));
-        assert!(lines[2].contains("<= 150 (met)"), "{t}");
-        assert!(lines[3].contains("<= 600 (MISSED)"), "{t}");
-        assert!(lines[4].contains("123456.0"), "{t}");
-        assert!(lines.iter().all(|l| l.len() == lines[0].len()), "{t}");
-        assert!(legend(&metrics).contains("null_syscall"));
-    }
-
-    #[test]
-    fn every_metric_is_described_once() {
-        for (i, m) in METRICS.iter().enumerate() {
-            assert!(is_name(m.name) && !m.what.is_empty());
-            assert!(METRICS[i + 1..].iter().all(|o| o.name != m.name));
-        }
-        for name in [
-            "ipc_call_reply_same_cpu",
-            "ipc_call_reply_cross_cpu",
-            "null_syscall",
-            "notify_wake",
-            "yield",
-            "map_unmap",
-            "spawn",
-        ] {
-            assert!(info(name).is_some(), "{name}");
-        }
     }
 }
