@@ -149,21 +149,29 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command> {
     Ok(parsed)
 }
 
+/// `--flag=value` as the flag and its inline value; any other word as itself, without one.
+fn split_option(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+        _ => (arg.to_string(), None),
+    }
+}
+
+/// The value of option `name`: the inline one, else the next word.
+fn option_value(inline: Option<String>, args: &mut Args, name: &str) -> Result<String> {
+    match inline {
+        Some(v) => Ok(v),
+        None => args
+            .next()
+            .ok_or_else(|| Error::Usage(format!("{name} needs a value"))),
+    }
+}
+
 fn parse_run(args: &mut Args) -> Result<RunOptions> {
     let mut o = RunOptions::default();
     while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => args
-                    .next()
-                    .ok_or_else(|| Error::Usage(format!("{name} needs a value"))),
-            }
-        };
+        let (flag, inline) = split_option(&arg);
+        let mut value = |name: &str| option_value(inline.clone(), args, name);
         match flag.as_str() {
             "--profile" => o.profile = Some(value("--profile")?),
             "--smp" => o.smp = Some(parse_count("--smp", &value("--smp")?)?),
@@ -204,18 +212,8 @@ fn parse_run(args: &mut Args) -> Result<RunOptions> {
 fn parse_bench(args: &mut Args) -> Result<BenchOptions> {
     let mut o = BenchOptions::default();
     while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => args
-                    .next()
-                    .ok_or_else(|| Error::Usage(format!("{name} needs a value"))),
-            }
-        };
+        let (flag, inline) = split_option(&arg);
+        let mut value = |name: &str| option_value(inline.clone(), args, name);
         match flag.as_str() {
             "--json" => o.json = Some(PathBuf::from(value("--json")?)),
             "--timeout" => o.timeout_secs = Some(parse_u64("--timeout", &value("--timeout")?)?),
