@@ -169,6 +169,12 @@ fn received(r: [u64; 8]) -> Received {
     }
 }
 
+/// The registers of Call, Send and ReplyRecv: handle, info, four words, timeout.
+fn message(h: Handle, info: MessageInfo, words: [u64; 4], timeout: u64) -> [u64; 8] {
+    let [w0, w1, w2, w3] = words;
+    [h.raw(), info.0, w0, w1, w2, w3, timeout, 0]
+}
+
 /// Sends and waits for the reply.
 pub fn ipc_call(
     h: Handle,
@@ -176,38 +182,12 @@ pub fn ipc_call(
     words: [u64; 4],
     timeout: u64,
 ) -> Result<Received, Error> {
-    call(
-        Syscall::Call,
-        [
-            h.raw(),
-            info.0,
-            words[0],
-            words[1],
-            words[2],
-            words[3],
-            timeout,
-            0,
-        ],
-    )
-    .map(received)
+    call(Syscall::Call, message(h, info, words, timeout)).map(received)
 }
 
 /// Sends without waiting for a reply.
 pub fn ipc_send(h: Handle, info: MessageInfo, words: [u64; 4], timeout: u64) -> Result<(), Error> {
-    call(
-        Syscall::Send,
-        [
-            h.raw(),
-            info.0,
-            words[0],
-            words[1],
-            words[2],
-            words[3],
-            timeout,
-            0,
-        ],
-    )
-    .map(drop)
+    call(Syscall::Send, message(h, info, words, timeout)).map(drop)
 }
 
 /// Waits for a message.
@@ -231,20 +211,7 @@ pub fn ipc_reply_recv(
     words: [u64; 4],
     timeout: u64,
 ) -> Result<Received, Error> {
-    call(
-        Syscall::ReplyRecv,
-        [
-            h.raw(),
-            info.0,
-            words[0],
-            words[1],
-            words[2],
-            words[3],
-            timeout,
-            0,
-        ],
-    )
-    .map(received)
+    call(Syscall::ReplyRecv, message(h, info, words, timeout)).map(received)
 }
 
 /// A new notification.
